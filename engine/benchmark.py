@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from engine.errors import UserError
+
 Category = Literal["event", "object", "attribute"]
 CATEGORIES: tuple[str, ...] = ("event", "object", "attribute")
 Box = tuple[float, float, float, float]
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A benchmark file that cannot be used; the message names the item and field."""
 
 

@@ -1,0 +1,134 @@
+"""`avr`: the headless command line. Imports stay light (no torch, transformers or Qt)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.errors import UserError
+
+
+def _eval_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="score predictions (benchmark layout or JSONL)")
+    p.add_argument("--predictions", required=True, type=Path,
+                   help="protocol folder (long_acc/ref_acc/clue_acc), a run folder holding them, or a JSONL file")
+    p.add_argument("--dataset", type=Path, help="benchmark JSON; items are taken from it instead of each line's input")
+    p.add_argument("--mode", choices=("official", "strict"), default="official")
+    p.add_argument("--protocol", choices=("long", "ref", "clue"), help="override protocol detection")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument("--by", default="category,modality",
+                   help="comma-separated grouping fields for the breakdown tables (default: category,modality)")
+    p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples for the 95%% CIs (0: none)")
+    p.set_defaults(run=_run_eval)
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from engine.report import evaluate_path, render_json, render_tables
+
+    evaluations = evaluate_path(args.predictions, args.dataset, args.mode, args.protocol)
+    if args.json:
+        print(render_json(evaluations))
+    else:
+        groups = [g for g in args.by.split(",") if g]
+        print(render_tables(evaluations, groups, n_boot=args.boot))
+    return 0
+
+
+def _synth_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("synth", help="write a synthetic audio-visual counting benchmark")
+    p.add_argument("out", type=Path)
+    p.add_argument("--videos", type=int, default=4)
+    p.add_argument("--minutes", type=float, default=2.0, help="length of each video (max 60)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT (default 1280x720)")
+    p.add_argument("--fps", type=float, default=25.0)
+    p.add_argument("--with-predictions", action="store_true", help="also write noisy-oracle prediction runs")
+    p.set_defaults(run=_run_synth)
+
+
+def _run_synth(args: argparse.Namespace) -> int:
+    from engine.synth import SynthConfig, generate_benchmark
+
+    width, height = _parse_size(args.size)
+    if not 0 < args.minutes <= 60:
+        raise UserError(f"--minutes must be in (0, 60], got {args.minutes}")
+    if args.videos < 1:
+        raise UserError(f"--videos must be at least 1, got {args.videos}")
+    config = SynthConfig(videos=args.videos, minutes=args.minutes, seed=args.seed, width=width, height=height,
+                         fps=args.fps, with_predictions=args.with_predictions)
+    result = generate_benchmark(args.out, config, progress=_print_progress)
+    print(file=sys.stderr)
+    print(f"wrote {len(result.items)} items to {result.dataset_path}")
+    print(f"videos: {result.videos_dir}")
+    if result.predictions_dir:
+        print(f"predictions: {result.predictions_dir}")
+    return 0
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UserError(f"--size must look like 1280x720, got {text!r}") from None
+    if width < 64 or height < 64 or width % 2 or height % 2:
+        raise UserError(f"--size must be even and at least 64x64, got {text!r}")
+    return width, height
+
+
+def _print_progress(message: str, fraction: float) -> None:
+    print(f"\r[{'#' * int(30 * fraction):<30}] {100 * fraction:5.1f}% {message[:60]:<60}", end="", file=sys.stderr)
+
+
+def _demo_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo-report", help="build the demo benchmark (cached) and print its headless report")
+    p.add_argument("--out", type=Path, help="where to build it (default: the user data dir)")
+    p.set_defaults(run=_run_demo_report)
+
+
+def _run_demo_report(args: argparse.Namespace) -> int:
+    from engine.demo import demo_dir, ensure_demo
+    from engine.report import evaluate_path, render_tables
+
+    out = args.out or demo_dir()
+    result = ensure_demo(out, progress=_print_progress)
+    print(file=sys.stderr)
+    print(f"Demo benchmark: {len(result.items)} items in {result.dataset_path}\n")
+    for run in sorted(p for p in result.predictions_dir.iterdir() if p.is_dir()):
+        print(f"=== run: {run.name} ===")
+        print(render_tables(evaluate_path(run, result.dataset_path, "official", None), ["category", "modality"]))
+        print()
+    return 0
+
+
+def _is_user_error(exc: Exception) -> bool:
+    """UserError, or a media error (its module is only loaded when media was touched)."""
+    media = sys.modules.get("engine.media.errors")
+    return isinstance(exc, UserError) or (media is not None and isinstance(exc, media.MediaError))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="avr", description="AV-Reasoner Studio command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_eval_parser, _synth_parser, _demo_parser):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except Exception as exc:
+        if not _is_user_error(exc):
+            raise
+        print(f"avr {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\navr {args.command}: interrupted; results written so far are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""Per-frame presentation-time table of a video stream.
+
+Built by demuxing packets without decoding them (a 10-minute 720p file takes
+well under a second), so it is exact for variable-frame-rate files and never
+trusts a nominal fps. The container's own index (mp4 `stts`/`ctts`) would be as
+exact but is not exposed by PyAV; demuxing reads the same timestamps from it.
+Packets the container marks as discarded (edit-list preroll) are left out, so
+the table lists exactly the frames a decoder outputs, in presentation order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from engine.media.errors import FrameOutOfRangeError
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    """Sorted presentation timestamps (`pts`, in `time_base`) and keyframe flags per frame."""
+
+    pts: np.ndarray
+    keyframe: np.ndarray
+    time_base: Fraction
+    end_pts: int
+    truncated: bool
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.pts)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Presentation time (s) of every frame."""
+        return self.pts * float(self.time_base)
+
+    @property
+    def duration(self) -> float:
+        """End of the last frame's display interval (s), measured from time 0."""
+        return float(self.end_pts * self.time_base)
+
+    def index_at(self, seconds: float) -> int:
+        """Index of the frame whose display interval [t_i, t_i+1) contains `seconds`."""
+        if not 0.0 <= seconds <= self.duration + 1e-9:
+            raise FrameOutOfRangeError(f"time {seconds:.3f}s is outside the video (0 to {self.duration:.3f}s)")
+        target = seconds / float(self.time_base)
+        # Tolerate float noise: a time printed from frame_time(i) must map back to i.
+        index = int(np.searchsorted(self.pts, target + 1e-6, side="right")) - 1
+        return min(max(index, 0), self.frame_count - 1)
+
+    def time_of(self, index: int) -> float:
+        """Presentation time (s) of frame `index`."""
+        self.check_index(index)
+        return float(self.pts[index] * self.time_base)
+
+    def check_index(self, index: int) -> None:
+        if not 0 <= index < self.frame_count:
+            raise FrameOutOfRangeError(f"frame {index} is outside the video (0 to {self.frame_count - 1})")
+
+    def keyframe_at_or_before(self, index: int) -> int:
+        """Index of the last keyframe at or before `index` (0 if none is flagged)."""
+        keys = np.flatnonzero(self.keyframe[: index + 1])
+        return int(keys[-1]) if len(keys) else 0
+
+    def index_of_pts(self, pts: int) -> int:
+        """Index of the frame with this pts (nearest earlier one if not in the table)."""
+        index = int(np.searchsorted(self.pts, pts, side="right")) - 1
+        return min(max(index, 0), self.frame_count - 1)
+
+
+def build_frame_index(container: av.container.InputContainer, stream: av.VideoStream) -> FrameIndex:
+    """Demux every packet of `stream` (no decoding) and collect its pts, duration and key flag."""
+    pts_list: list[int] = []
+    key_list: list[bool] = []
+    durations: list[int] = []
+    truncated = False
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0 or packet.is_discard:
+                continue
+            pts = packet.pts if packet.pts is not None else packet.dts
+            if pts is None:
+                continue
+            pts_list.append(int(pts))
+            key_list.append(bool(packet.is_keyframe))
+            durations.append(int(packet.duration or 0))
+    except av.error.FFmpegError:
+        truncated = True
+    container.seek(0, stream=stream, backward=True)
+    declared = stream.frames or 0
+    truncated = truncated or (declared > 0 and len(pts_list) < declared)
+    return _sorted_index(pts_list, key_list, durations, Fraction(stream.time_base), truncated)
+
+
+def _sorted_index(
+    pts_list: list[int], key_list: list[bool], durations: list[int], time_base: Fraction, truncated: bool
+) -> FrameIndex:
+    pts = np.asarray(pts_list, dtype=np.int64)
+    order = np.argsort(pts, kind="stable")
+    pts = pts[order]
+    keyframe = np.asarray(key_list, dtype=bool)[order] if len(order) else np.zeros(0, dtype=bool)
+    end_pts = _end_pts(pts, np.asarray(durations, dtype=np.int64)[order] if len(order) else pts)
+    return FrameIndex(pts=pts, keyframe=keyframe, time_base=time_base, end_pts=end_pts, truncated=truncated)
+
+
+def _end_pts(pts: np.ndarray, durations: np.ndarray) -> int:
+    """End of the last frame: its own packet duration, else the median gap between frames."""
+    if len(pts) == 0:
+        return 0
+    last_duration = int(durations[-1]) if len(durations) else 0
+    if last_duration <= 0:
+        last_duration = int(np.median(np.diff(pts))) if len(pts) > 1 else 1
+    return int(pts[-1]) + last_duration

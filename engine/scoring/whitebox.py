@@ -1,0 +1,197 @@
+"""White-box Counting Score of one item (clue protocol), with its per-instance breakdown."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from engine.benchmark import BoxClue, Item
+from engine.parsing import parse_clue
+from engine.results import (
+    MISLOCALISED_IOU,
+    Box,
+    ClueScore,
+    ClusterScore,
+    FrameScore,
+    InstanceMatch,
+    Mode,
+    ParsedClue,
+)
+from engine.scoring.geometry import box_iou, count_penalty, interval_iou
+
+FrameBoxes = dict[int, list[Box]]
+
+
+def score_clue(item: Item, pred_text: str, mode: Mode = "official") -> ClueScore:
+    """Parse the model's answer for this item and score it."""
+    return score_parsed(item, parse_clue(item.category, pred_text, mode))
+
+
+def score_parsed(item: Item, parsed: ParsedClue) -> ClueScore:
+    """Score already-parsed (possibly user-edited) geometry; any failure scores 0 and counts for IFA."""
+    if not parsed.ok:
+        return ClueScore(item.index, item.category, 0.0, True, parsed.failure, (), parsed)
+    try:
+        clusters = _SCORERS[item.category](item, parsed)
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+        return ClueScore(item.index, item.category, 0.0, True, f"cannot score: {exc}", (), parsed)
+    score = sum(c.score for c in clusters) / max(len(_gt_clusters(item)), 1)
+    if not math.isfinite(score):
+        return ClueScore(item.index, item.category, 0.0, True, "score is not a finite number", (), parsed)
+    return ClueScore(item.index, item.category, score, False, None, clusters, parsed)
+
+
+# ---------------------------------------------------------------- GT frames
+def gt_frame_times(item: Item) -> list[float]:
+    """Frame index -> timestamp: distinct clue timestamps in order of first appearance."""
+    boxes = _all_gt_boxes(item)
+    return list(dict.fromkeys(b.timestamp for b in boxes))
+
+
+def _all_gt_boxes(item: Item) -> list[BoxClue]:
+    if item.category == "object":
+        return list(item.clue)
+    if item.category == "attribute":
+        return [b for cluster in item.clue for b in cluster]
+    return []
+
+
+def _gt_clusters(item: Item) -> list:
+    return list(item.clue) if item.category == "attribute" else [item.clue]
+
+
+def _frames_of(boxes: Sequence[BoxClue], frame_of: dict[float, int]) -> FrameBoxes:
+    frames: FrameBoxes = {}
+    for b in boxes:
+        frames.setdefault(frame_of[b.timestamp], []).append(b.bbox)
+    return frames
+
+
+# ---------------------------------------------------------------- event
+def _score_event(item: Item, parsed: ParsedClue) -> tuple[ClusterScore, ...]:
+    gts = [(c.start, c.end) for c in item.clue]
+    preds = list(parsed.intervals)
+    ious = np.array([[interval_iou(g, p) for p in preds] for g in gts]).reshape(len(gts), len(preds))
+    la = float(np.mean(ious.max(axis=1))) if gts and preds else 0.0
+    cap = count_penalty(len(preds), len(gts))
+    score = math.sqrt(la * max(0.0, cap))
+    frame = FrameScore(-1, None, len(gts), len(preds), la, cap, score, _event_matches(ious))
+    return (ClusterScore(0, None, score, (frame,)),)
+
+
+def _event_matches(ious: np.ndarray) -> tuple[InstanceMatch, ...]:
+    """Each GT with its best prediction (the rule lets one prediction serve several GTs)."""
+    rows: list[InstanceMatch] = []
+    chosen: set[int] = set()
+    for g in range(ious.shape[0]):
+        if ious.shape[1] == 0 or ious[g].max() <= 0:
+            rows.append(InstanceMatch(g, None, 0.0, "missed"))
+            continue
+        p = int(np.argmax(ious[g]))
+        kind = "duplicate" if p in chosen else _matched_kind(float(ious[g, p]))
+        chosen.add(p)
+        rows.append(InstanceMatch(g, p, float(ious[g, p]), kind))
+    rows.extend(_unmatched_preds(ious, chosen))
+    return tuple(rows)
+
+
+# ---------------------------------------------------------------- object
+def _score_object(item: Item, parsed: ParsedClue) -> tuple[ClusterScore, ...]:
+    times = gt_frame_times(item)
+    frame_of = {t: i for i, t in enumerate(times)}
+    score, frames = _frames_score(_frames_of(item.clue, frame_of), parsed.frames, times)
+    return (ClusterScore(0, None, score, frames),)
+
+
+def _frames_score(gt: FrameBoxes, pred: FrameBoxes, times: list[float]) -> tuple[float, tuple[FrameScore, ...]]:
+    """Mean per-frame score over the union of GT and predicted frames."""
+    frame_ids = list(dict.fromkeys([*gt, *pred]))
+    frames = tuple(_frame_score(f, gt.get(f, []), pred.get(f, []), times) for f in frame_ids)
+    score = sum(f.score for f in frames) / len(frames) if frames else 0.0
+    return score, tuple(sorted(frames, key=lambda f: f.frame))
+
+
+def _frame_score(frame: int, gt: list[Box], pred: list[Box], times: list[float]) -> FrameScore:
+    ious = np.array([[box_iou(g, p) for p in pred] for g in gt]).reshape(len(gt), len(pred))
+    pairs = greedy_match(ious)
+    la = sum(ious[g, p] for g, p in pairs) / len(gt) if gt else 0.0
+    cap = count_penalty(len(pred), len(gt))
+    score = math.sqrt(la * max(0.0, cap))
+    timestamp = times[frame] if 0 <= frame < len(times) else None
+    return FrameScore(frame, timestamp, len(gt), len(pred), float(la), cap, score, _box_matches(ious, pairs))
+
+
+def greedy_match(ious: np.ndarray) -> list[tuple[int, int]]:
+    """Repeatedly take the highest-IoU unmatched pair; ties: lowest GT index, then lowest pred index."""
+    n_gt, n_pred = ious.shape
+    order = sorted((-ious[g, p], g, p) for g in range(n_gt) for p in range(n_pred))
+    used_g: set[int] = set()
+    used_p: set[int] = set()
+    pairs = []
+    for _, g, p in order:
+        if g not in used_g and p not in used_p:
+            used_g.add(g)
+            used_p.add(p)
+            pairs.append((g, p))
+        if len(pairs) == min(n_gt, n_pred):
+            break
+    return pairs
+
+
+def _box_matches(ious: np.ndarray, pairs: list[tuple[int, int]]) -> tuple[InstanceMatch, ...]:
+    rows: list[InstanceMatch] = []
+    chosen: set[int] = set()
+    paired = dict(pairs)
+    for g in range(ious.shape[0]):
+        p = paired.get(g)
+        if p is None or ious[g, p] <= 0:
+            rows.append(InstanceMatch(g, None, 0.0, "missed"))
+            continue
+        chosen.add(p)
+        rows.append(InstanceMatch(g, p, float(ious[g, p]), _matched_kind(float(ious[g, p]))))
+    rows.extend(_unmatched_preds(ious, chosen))
+    return tuple(rows)
+
+
+# ---------------------------------------------------------------- attribute
+def _score_attribute(item: Item, parsed: ParsedClue) -> tuple[ClusterScore, ...]:
+    times = gt_frame_times(item)
+    frame_of = {t: i for i, t in enumerate(times)}
+    gt_clusters = [_frames_of(cluster, frame_of) for cluster in item.clue]
+    labels = list(parsed.clusters)
+    table = [[_frames_score(gt, parsed.clusters[label], times) for label in labels] for gt in gt_clusters]
+    if not labels:
+        return tuple(ClusterScore(k, None, 0.0, _frames_score(gt, {}, times)[1]) for k, gt in enumerate(gt_clusters))
+    scores = np.array([[cell[0] for cell in row] for row in table])
+    rows, cols = linear_sum_assignment(scores, maximize=True)
+    assigned = dict(zip(rows.tolist(), cols.tolist(), strict=True))
+    clusters = []
+    for k, gt in enumerate(gt_clusters):
+        m = assigned.get(k)
+        if m is None:
+            clusters.append(ClusterScore(k, None, 0.0, _frames_score(gt, {}, times)[1]))
+        else:
+            clusters.append(ClusterScore(k, labels[m], float(scores[k, m]), table[k][m][1]))
+    return tuple(clusters)
+
+
+# ---------------------------------------------------------------- taxonomy
+def _matched_kind(iou: float) -> str:
+    return "matched" if iou >= MISLOCALISED_IOU else "mislocalised"
+
+
+def _unmatched_preds(ious: np.ndarray, chosen: set[int]) -> list[InstanceMatch]:
+    """Predictions nobody matched: duplicates if they overlap some GT, else hallucinated."""
+    rows = []
+    for p in range(ious.shape[1]):
+        if p in chosen:
+            continue
+        best = float(ious[:, p].max()) if ious.shape[0] else 0.0
+        rows.append(InstanceMatch(None, p, best, "duplicate" if best > 0 else "hallucinated"))
+    return rows
+
+
+_SCORERS = {"event": _score_event, "object": _score_object, "attribute": _score_attribute}
