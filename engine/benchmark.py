@@ -83,6 +83,8 @@ def _num(value: Any, where: str) -> float:
 def _box(value: Any, where: str) -> Box:
     if not isinstance(value, list) or len(value) != 4:
         raise DatasetError(f"{where}: expected a box [x1, y1, x2, y2], got {value!r}")
+    if all(type(v) in (int, float) and math.isfinite(v) for v in value):  # fast path: the common case
+        return tuple(map(float, value))  # type: ignore[return-value]
     return tuple(_num(v, f"{where}[{i}]") for i, v in enumerate(value))  # type: ignore[return-value]
 
 

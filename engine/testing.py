@@ -50,8 +50,8 @@ def random_item(rng: random.Random, index: int, n_instances: int) -> dict:
     else:
         times = [round(rng.uniform(0, duration), 2) for _ in range(rng.randint(1, 3))]
         k = max(1, min(4, n_instances // 2))
-        clue = [[{"timestamp": rng.choice(times), "bbox": random_box(rng)} for _ in range(max(1, n_instances // k))]
-                for _ in range(k)]
+        sizes = [n_instances // k + (i < n_instances % k) for i in range(k)]
+        clue = [[{"timestamp": rng.choice(times), "bbox": random_box(rng)} for _ in range(size)] for size in sizes]
         answer = k
     return {"index": index, "video": f"vid{index:04d}.mp4", "question_en": f"How many in question {index}?",
             "category": category, "answer": answer, "clue": clue, "query_interval": [0.0, round(duration, 2)],

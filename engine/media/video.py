@@ -153,6 +153,10 @@ class Video:
         """Presentation time (s) of frame `index`: step with `frame_time(frame_index_at(t) +- 1)`."""
         return self._index.time_of(index)
 
+    def is_cached(self, index: int) -> bool:
+        """Whether frame `index` is decoded already (a GUI can show a cached frame without waiting)."""
+        return index in self._cache
+
     # ----- frames ------------------------------------------------------------------------------
 
     def frame_at(self, seconds: float) -> np.ndarray:

@@ -23,6 +23,7 @@ from engine.results import (
 from engine.scoring.geometry import box_iou, count_penalty, interval_iou
 
 FrameBoxes = dict[int, list[Box]]
+Matrix = list[list[float]]
 
 
 def score_clue(item: Item, pred_text: str, mode: Mode = "official") -> ClueScore:
@@ -74,27 +75,28 @@ def _frames_of(boxes: Sequence[BoxClue], frame_of: dict[float, int]) -> FrameBox
 def _score_event(item: Item, parsed: ParsedClue) -> tuple[ClusterScore, ...]:
     gts = [(c.start, c.end) for c in item.clue]
     preds = list(parsed.intervals)
-    ious = np.array([[interval_iou(g, p) for p in preds] for g in gts]).reshape(len(gts), len(preds))
-    la = float(np.mean(ious.max(axis=1))) if gts and preds else 0.0
+    ious = [[interval_iou(g, p) for p in preds] for g in gts]
+    la = sum(max(row) for row in ious) / len(gts) if gts and preds else 0.0
     cap = count_penalty(len(preds), len(gts))
     score = math.sqrt(la * max(0.0, cap))
-    frame = FrameScore(-1, None, len(gts), len(preds), la, cap, score, _event_matches(ious))
+    frame = FrameScore(-1, None, len(gts), len(preds), la, cap, score, _event_matches(ious, len(preds)))
     return (ClusterScore(0, None, score, (frame,)),)
 
 
-def _event_matches(ious: np.ndarray) -> tuple[InstanceMatch, ...]:
+def _event_matches(ious: Matrix, n_pred: int) -> tuple[InstanceMatch, ...]:
     """Each GT with its best prediction (the rule lets one prediction serve several GTs)."""
     rows: list[InstanceMatch] = []
     chosen: set[int] = set()
-    for g in range(ious.shape[0]):
-        if ious.shape[1] == 0 or ious[g].max() <= 0:
+    for g, row in enumerate(ious):
+        best = max(row, default=0.0)
+        if best <= 0:
             rows.append(InstanceMatch(g, None, 0.0, "missed"))
             continue
-        p = int(np.argmax(ious[g]))
-        kind = "duplicate" if p in chosen else _matched_kind(float(ious[g, p]))
+        p = row.index(best)
+        kind = "duplicate" if p in chosen else _matched_kind(best)
         chosen.add(p)
-        rows.append(InstanceMatch(g, p, float(ious[g, p]), kind))
-    rows.extend(_unmatched_preds(ious, chosen))
+        rows.append(InstanceMatch(g, p, best, kind))
+    rows.extend(_unmatched_preds(ious, n_pred, chosen))
     return tuple(rows)
 
 
@@ -115,44 +117,44 @@ def _frames_score(gt: FrameBoxes, pred: FrameBoxes, times: list[float]) -> tuple
 
 
 def _frame_score(frame: int, gt: list[Box], pred: list[Box], times: list[float]) -> FrameScore:
-    ious = np.array([[box_iou(g, p) for p in pred] for g in gt]).reshape(len(gt), len(pred))
-    pairs = greedy_match(ious)
-    la = sum(ious[g, p] for g, p in pairs) / len(gt) if gt else 0.0
+    ious = [[box_iou(g, p) for p in pred] for g in gt]
+    pairs = greedy_match(ious, len(pred))
+    la = sum(ious[g][p] for g, p in pairs) / len(gt) if gt else 0.0
     cap = count_penalty(len(pred), len(gt))
     score = math.sqrt(la * max(0.0, cap))
     timestamp = times[frame] if 0 <= frame < len(times) else None
-    return FrameScore(frame, timestamp, len(gt), len(pred), float(la), cap, score, _box_matches(ious, pairs))
+    return FrameScore(frame, timestamp, len(gt), len(pred), la, cap, score, _box_matches(ious, len(pred), pairs))
 
 
-def greedy_match(ious: np.ndarray) -> list[tuple[int, int]]:
+def greedy_match(ious: Matrix, n_pred: int) -> list[tuple[int, int]]:
     """Repeatedly take the highest-IoU unmatched pair; ties: lowest GT index, then lowest pred index."""
-    n_gt, n_pred = ious.shape
-    order = sorted((-ious[g, p], g, p) for g in range(n_gt) for p in range(n_pred))
+    order = sorted((-v, g, p) for g, row in enumerate(ious) for p, v in enumerate(row))
     used_g: set[int] = set()
     used_p: set[int] = set()
     pairs = []
+    limit = min(len(ious), n_pred)
     for _, g, p in order:
         if g not in used_g and p not in used_p:
             used_g.add(g)
             used_p.add(p)
             pairs.append((g, p))
-        if len(pairs) == min(n_gt, n_pred):
-            break
+            if len(pairs) == limit:
+                break
     return pairs
 
 
-def _box_matches(ious: np.ndarray, pairs: list[tuple[int, int]]) -> tuple[InstanceMatch, ...]:
+def _box_matches(ious: Matrix, n_pred: int, pairs: list[tuple[int, int]]) -> tuple[InstanceMatch, ...]:
     rows: list[InstanceMatch] = []
     chosen: set[int] = set()
     paired = dict(pairs)
-    for g in range(ious.shape[0]):
+    for g, row in enumerate(ious):
         p = paired.get(g)
-        if p is None or ious[g, p] <= 0:
+        if p is None or row[p] <= 0:
             rows.append(InstanceMatch(g, None, 0.0, "missed"))
             continue
         chosen.add(p)
-        rows.append(InstanceMatch(g, p, float(ious[g, p]), _matched_kind(float(ious[g, p]))))
-    rows.extend(_unmatched_preds(ious, chosen))
+        rows.append(InstanceMatch(g, p, row[p], _matched_kind(row[p])))
+    rows.extend(_unmatched_preds(ious, n_pred, chosen))
     return tuple(rows)
 
 
@@ -183,13 +185,13 @@ def _matched_kind(iou: float) -> str:
     return "matched" if iou >= MISLOCALISED_IOU else "mislocalised"
 
 
-def _unmatched_preds(ious: np.ndarray, chosen: set[int]) -> list[InstanceMatch]:
+def _unmatched_preds(ious: Matrix, n_pred: int, chosen: set[int]) -> list[InstanceMatch]:
     """Predictions nobody matched: duplicates if they overlap some GT, else hallucinated."""
     rows = []
-    for p in range(ious.shape[1]):
+    for p in range(n_pred):
         if p in chosen:
             continue
-        best = float(ious[:, p].max()) if ious.shape[0] else 0.0
+        best = max((row[p] for row in ious), default=0.0)
         rows.append(InstanceMatch(None, p, best, "duplicate" if best > 0 else "hallucinated"))
     return rows
 

@@ -1,0 +1,211 @@
+"""Scoring speed on a benchmark-sized set (1,027 items, 5,845 clues), both protocols.
+
+Prints our time next to a straightforward per-item reference loop (written the way
+the benchmark's scripts are: re-read, re-parse, nested loops, repeated max search)
+run in the same process on the same files, checks both agree, and times `avr eval`
+end to end as a user runs it.
+
+    python benchmarks/bench_scoring.py [--items 1027] [--clues 5845] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from scipy.optimize import linear_sum_assignment
+from word2number import w2n
+
+from engine.predictions import load_predictions, write_prediction_folder
+from engine.scoring import evaluate_set
+from engine.testing import scoring_fixture
+
+
+# ---------------------------------------------------------------- naive reference
+def _naive_json(text):
+    m = re.search(r"<answer>(.*?)</answer>", text, re.DOTALL)
+    text = (m.group(1) if m else text).strip()
+    try:
+        return json.loads(text)
+    except Exception:
+        pass
+    for start in range(len(text)):
+        if text[start] not in "[{":
+            continue
+        depth = 0
+        for end in range(start, len(text)):
+            depth += text[end] in "[{"
+            depth -= text[end] in "]}"
+            if depth == 0:
+                try:
+                    return json.loads(text[start:end + 1])
+                except Exception:
+                    break
+        return None
+    return None
+
+
+def _naive_box_iou(a, b):
+    a = [min(a[0], a[2]), min(a[1], a[3]), max(a[0], a[2]), max(a[1], a[3])]
+    b = [min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3])]
+    iw, ih = max(0, min(a[2], b[2]) - max(a[0], b[0])), max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - iw * ih
+    return iw * ih / union if union > 0 else 0.0
+
+
+def _naive_frame(gt, pred):
+    used_g, used_p, total = set(), set(), 0.0
+    for _ in range(min(len(gt), len(pred))):
+        best = max(((_naive_box_iou(gt[g], pred[p]), -g, -p) for g in range(len(gt)) for p in range(len(pred))
+                    if g not in used_g and p not in used_p))
+        total += best[0]
+        used_g.add(-best[1])
+        used_p.add(-best[2])
+    la = total / len(gt) if gt else 0.0
+    cap = 1 - abs(len(pred) - len(gt)) / max(len(gt), 1)
+    return math.sqrt(la * max(0, cap))
+
+
+def _naive_frames(gt, pred):
+    frames = list(dict.fromkeys(list(gt) + list(pred)))
+    return sum(_naive_frame(gt.get(f, []), pred.get(f, [])) for f in frames) / len(frames) if frames else 0.0
+
+
+def _naive_pred_frames(obj):
+    out = {}
+    for k, v in obj.items():
+        if "Frame" in k:
+            f = int(k.replace("Frame", "")) - 1
+            if v and len(v[0]) == 4:
+                out.setdefault(f, []).extend(b for b in v if len(b) == 4)
+            elif v and len(v[0]) == 2:
+                out.setdefault(f, []).extend(v[i] + v[i + 1] for i in range(0, len(v) - 1, 2)
+                                             if len(v[i]) == 2 and len(v[i + 1]) == 2)
+            else:
+                out.setdefault(f, [])
+    return out
+
+
+def _naive_clue(item, pred):
+    obj = _naive_json(pred)
+    cat = item["category"]
+    if cat == "event":
+        p = [[float(str(x).split(" ")[0]) if isinstance(x, str) else x for x in pair] if not (
+            isinstance(pair[0], str) and ":" in pair[0] and isinstance(pair[1], str) and ":" in pair[1]) else
+            [sum(float(v) * 60 ** i for i, v in enumerate(reversed(x.split(":")))) for x in pair] for pair in obj]
+        g = [[c["start"], c["end"]] for c in item["clue"]]
+
+        def tiou(a, b):
+            span = max(a[1], b[1]) - min(a[0], b[0])
+            return max(0, min(a[1], b[1]) - max(a[0], b[0])) / span if span else 0.0
+        la = sum(max((tiou(x, y) for y in p), default=0) for x in g) / len(g) if g and p else 0.0
+        return math.sqrt(la * max(0, 1 - abs(len(p) - len(g)) / max(len(g), 1)))
+    boxes = item["clue"] if cat == "object" else [b for cl in item["clue"] for b in cl]
+    times = list(dict.fromkeys(b["timestamp"] for b in boxes))
+
+    def gt_frames(bs):
+        out = {}
+        for b in bs:
+            out.setdefault(times.index(b["timestamp"]), []).append(b["bbox"])
+        return out
+    if cat == "object":
+        return _naive_frames(gt_frames(item["clue"]), _naive_pred_frames(obj))
+    clusters = {}
+    for k, v in obj.items():
+        if "Frame" in k:
+            for o in v:
+                for field in ("bbox", "bbox_2d"):
+                    if field in o:
+                        clusters.setdefault(o["label"], {}).setdefault(int(k.replace("Frame", "")) - 1, []).append(o[field])
+    if not clusters:
+        return 0.0
+    table = [[_naive_frames(gt_frames(cl), pc) for pc in clusters.values()] for cl in item["clue"]]
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    return sum(table[r][c] for r, c in zip(rows, cols, strict=True)) / len(item["clue"])
+
+
+def naive_reference(folder: Path) -> tuple[dict, dict]:
+    """Score both protocols the straightforward way, file by file."""
+    long_rows, clue_rows = [], {}
+    for path in sorted((folder / "long_acc").glob("*.txt")):
+        for line in path.read_text().splitlines():
+            rec = json.loads(line)
+            try:
+                count = w2n.word_to_num(rec["pred"])
+            except Exception:
+                count = 0
+            long_rows.append(abs(rec["gt"] - count))
+    for path in sorted((folder / "clue_acc").glob("*.txt")):
+        for line in path.read_text().splitlines():
+            rec = json.loads(line)
+            try:
+                clue_rows[rec["input"]["index"]] = _naive_clue(rec["input"], rec["pred"])
+            except Exception:
+                clue_rows[rec["input"]["index"]] = None
+    acc = 100 * sum(d < 1e-5 for d in long_rows) / len(long_rows)
+    wcs = 100 * sum(v or 0 for v in clue_rows.values()) / len(clue_rows)
+    return {"acc": acc}, {"wcs": wcs, "per_item": clue_rows}
+
+
+# ---------------------------------------------------------------- ours
+def ours(folder: Path):
+    long_report = evaluate_set(load_predictions(folder / "long_acc")).report
+    clue_report = evaluate_set(load_predictions(folder / "clue_acc")).report
+    return long_report, clue_report
+
+
+def _time(fn, repeat: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def write_fixture(folder: Path, n_items: int, n_clues: int) -> int:
+    fx = scoring_fixture(n_items, n_clues)
+    for protocol, preds in (("long_acc", fx.long_preds), ("clue_acc", fx.clue_preds)):
+        write_prediction_folder(folder / protocol, ({"pred": preds[i.index], "gt": i.answer, "input": i.raw}
+                                                    for i in fx.items))
+    return fx.clue_count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=1027)
+    parser.add_argument("--clues", type=int, default=5845)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        clues = write_fixture(folder, args.items, args.clues)
+        t_ours, (long_r, clue_r) = _time(lambda: ours(folder), args.repeat)
+        t_naive, (naive_long, naive_clue) = _time(lambda: naive_reference(folder), args.repeat)
+        agree = all(abs((100 * s.score if not s.failed else 0) - 100 * (naive_clue["per_item"][i] or 0)) < 1e-7
+                    for i, s in clue_r.per_item.items())
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "engine.cli", "eval", "--predictions", str(folder), "--json"],
+                              capture_output=True, text=True, check=True)
+        t_cli = time.perf_counter() - start
+        cli = json.loads(proc.stdout)
+    print(f"items {args.items}, clue instances {clues}, median of {args.repeat} runs (in-process, both protocols)")
+    print(f"{'':28}{'ours':>10}{'reference loop':>18}{'speed-up':>10}")
+    print(f"{'score long + clue (s)':28}{t_ours:>10.3f}{t_naive:>18.3f}{t_naive / t_ours:>9.1f}x")
+    print(f"{'avr eval --json, wall (s)':28}{t_cli:>10.3f}")
+    print(f"WCS {clue_r.wcs:.4f} (reference {naive_clue['wcs']:.4f}), Acc {long_r.acc:.2f} "
+          f"(reference {naive_long['acc']:.2f}); per-item agreement: {'yes' if agree else 'NO'}; "
+          f"CLI WCS {cli['clue']['wcs']:.4f}")
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
