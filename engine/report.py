@@ -101,3 +101,30 @@ def _group_table(key: str, stats: dict, columns: tuple, with_ci: bool) -> str:
              for r in rows]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- one item
+def render_item(ev: Evaluation, index: int) -> str:
+    """The per-instance breakdown of one item: clusters, frames, matched pairs and their IoU."""
+    score = ev.report.per_item.get(index)
+    if score is None:
+        return f"item {index}: no prediction in {ev.pset.path}"
+    record = ev.pset.records[index]
+    lines = [f"item {index} ({score.category}), {ev.pset.protocol} protocol", f"  model text: {str(record.pred)[:300]!r}"]
+    if isinstance(ev.report, LongReport):
+        lines.append(f"  gt {score.gt}  count {score.count}  |error| {score.abs_error}"
+                     + (f"  (unparsed: {score.reason})" if score.reason else ""))
+        return "\n".join(lines)
+    lines.append(f"  score {100 * score.score:.4f}" + (f"  FAILED: {score.reason}" if score.failed else ""))
+    for cluster in score.clusters:
+        lines.append(f"  cluster {cluster.gt_cluster} -> {cluster.pred_label or '-'}: score {100 * cluster.score:.2f}")
+        for f in cluster.frames:
+            where = "timeline" if f.frame < 0 else f"frame {f.frame + 1} @ {f.timestamp}s"
+            lines.append(f"    {where}: GT {f.n_gt}, pred {f.n_pred}, LA {f.la:.4f}, CAP {f.cap:.4f}, score {f.score:.4f}")
+            for m in f.matches:
+                lines.append(f"      gt {_dash(m.gt)} ~ pred {_dash(m.pred)}  IoU {m.iou:.3f}  {m.kind}")
+    return "\n".join(lines)
+
+
+def _dash(value: int | None) -> str:
+    return "-" if value is None else str(value)
