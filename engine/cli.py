@@ -78,8 +78,18 @@ def _parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+_last_progress: list = [None]
+
+
 def _print_progress(message: str, fraction: float) -> None:
-    print(f"\r[{'#' * int(30 * fraction):<30}] {100 * fraction:5.1f}% {message[:60]:<60}", end="", file=sys.stderr)
+    """A redrawn bar on a terminal; one line per whole 10% (or new message) in a log."""
+    if sys.stderr.isatty():
+        print(f"\r[{'#' * int(30 * fraction):<30}] {100 * fraction:5.1f}% {message[:60]:<60}", end="", file=sys.stderr)
+        return
+    key = (message.split(" (")[0], int(10 * fraction))
+    if key != _last_progress[0]:
+        _last_progress[0] = key
+        print(f"{100 * fraction:5.1f}% {message}", file=sys.stderr)
 
 
 def _demo_parser(sub: argparse._SubParsersAction) -> None:

@@ -9,6 +9,18 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish_temp(tmp: str | Path, target: str | Path) -> None:
+    """Give a mkstemp file the usual permissions (mkstemp makes it 0600), then rename it into place."""
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, target)
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write to a temp file in the same folder, fsync, then rename over the target."""
     path = Path(path)
@@ -19,7 +31,7 @@ def write_text_atomic(path: str | Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        publish_temp(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

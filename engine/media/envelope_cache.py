@@ -14,6 +14,7 @@ from pathlib import Path
 
 import platformdirs
 
+from engine.io import publish_temp
 from engine.media.audio import DEFAULT_RATE, AudioStream
 from engine.media.envelope import DEFAULT_BASE_BUCKET, EnvelopePyramid
 from engine.media.errors import NoAudioError
@@ -85,7 +86,7 @@ def _save_atomic(pyramid: EnvelopePyramid, target: Path) -> None:
         os.close(fd)
         try:
             pyramid.save(tmp)
-            os.replace(tmp, target)
+            publish_temp(tmp, target)
         finally:
             Path(tmp).unlink(missing_ok=True)
     except OSError:

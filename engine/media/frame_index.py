@@ -10,13 +10,13 @@ the table lists exactly the frames a decoder outputs, in presentation order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import av
 import numpy as np
 
-from engine.media.errors import FrameOutOfRangeError
+from engine.media.errors import FrameOutOfRangeError, TruncatedVideoError
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class FrameIndex:
     time_base: Fraction
     end_pts: int
     truncated: bool
+    declared_duration: float = 0.0
 
     @property
     def frame_count(self) -> int:
@@ -45,6 +46,10 @@ class FrameIndex:
 
     def index_at(self, seconds: float) -> int:
         """Index of the frame whose display interval [t_i, t_i+1) contains `seconds`."""
+        if self.truncated and self.duration < seconds <= self.declared_duration:
+            raise TruncatedVideoError(
+                f"{seconds:.3f}s is past the decodable part of the file (it ends at {self.duration:.3f}s)"
+            )
         if not 0.0 <= seconds <= self.duration + 1e-9:
             raise FrameOutOfRangeError(f"time {seconds:.3f}s is outside the video (0 to {self.duration:.3f}s)")
         target = seconds / float(self.time_base)
@@ -93,7 +98,15 @@ def build_frame_index(container: av.container.InputContainer, stream: av.VideoSt
     container.seek(0, stream=stream, backward=True)
     declared = stream.frames or 0
     truncated = truncated or (declared > 0 and len(pts_list) < declared)
-    return _sorted_index(pts_list, key_list, durations, Fraction(stream.time_base), truncated)
+    index = _sorted_index(pts_list, key_list, durations, Fraction(stream.time_base), truncated)
+    return replace(index, declared_duration=max(index.duration, _declared_duration(container, stream)))
+
+
+def _declared_duration(container: av.container.InputContainer, stream: av.VideoStream) -> float:
+    """Length the container header claims (longer than the frames found when the file is cut off)."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return (container.duration or 0) / av.time_base
 
 
 def _sorted_index(

@@ -8,10 +8,21 @@ steps aside whenever a foreground request is waiting for the decoder.
 
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from collections.abc import Callable
 
 from engine.media.errors import MediaError
+
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """A video left open must not be decoding while the interpreter tears down (libav aborts)."""
+    for reader in list(_LIVE):
+        reader.stop()
 
 
 class ReadAhead:
@@ -35,6 +46,7 @@ class ReadAhead:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="video-read-ahead", daemon=True)
         self._thread.start()
+        _LIVE.add(self)
 
     def request(self, index: int) -> None:
         """Frame `index` was just shown: read ahead from it, dropping any older target."""

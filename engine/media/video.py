@@ -77,7 +77,9 @@ class Video:
         except BaseException:
             self._container.close()
             raise
-        self._stream.thread_type = "AUTO"
+        # Slice threads only: frame threading adds a pipeline of latency that every seek must refill,
+        # which made random access ~20% slower, while single-thread decoding already plays 720p far above 30 fps.
+        self._stream.thread_type = "SLICE"
         self.has_audio = bool(self._container.streams.audio)
         width, height = self._stream.codec_context.width, self._stream.codec_context.height
         self.size: tuple[int, int] = (width, height)
@@ -135,6 +137,11 @@ class Video:
     def truncated(self) -> bool:
         """True when the file ends early; frames past the decodable part raise TruncatedVideoError."""
         return self._index.truncated
+
+    @property
+    def declared_duration(self) -> float:
+        """Length the file's header claims; longer than `duration` when the file is truncated."""
+        return self._index.declared_duration
 
     @property
     def frame_times(self) -> np.ndarray:

@@ -16,6 +16,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from engine.io import publish_temp
+
 VIDEO_TIME_BASE = Fraction(1, 90000)
 AAC_FRAME_SAMPLES = 1024
 
@@ -141,7 +143,7 @@ class VideoWriter:
                 self._mux(self._audio.encode(None))
             self._mux(self._video.encode(None))
             self._container.close()
-            os.replace(self._tmp_path, self.path)
+            publish_temp(self._tmp_path, self.path)
         except BaseException:
             self._discard()
             raise

@@ -46,8 +46,8 @@ class SynthConfig:
         """Raise ValueError with a message a user can act on."""
         if self.videos < 1:
             raise ValueError(f"--videos must be at least 1, got {self.videos}")
-        if not 0.1 <= self.minutes <= 180:
-            raise ValueError(f"--minutes must be between 0.1 and 180, got {self.minutes}")
+        if not 0.1 <= self.minutes <= 60:
+            raise ValueError(f"--minutes must be between 0.1 and 60, got {self.minutes}")
         if self.width < 128 or self.height < 72 or self.width % 2 or self.height % 2:
             raise ValueError(f"--size must be even and at least 128x72, got {self.width}x{self.height}")
         if not 1 <= self.fps <= 120:
@@ -125,7 +125,11 @@ def render_missing(
             _report(progress, f"{name} already complete ({k + 1}/{len(planned)})", base + share)
             continue
         label = f"rendering {name} ({k + 1}/{len(planned)})"
-        render_video(scene, path, lambda f, label=label, base=base, share=share: _report(progress, label, base + f * share))
+        render_video(
+            scene,
+            path,
+            lambda f, label=label, base=base, share=share: _report(progress, label, base + f * share),
+        )
         manifest["videos"][name] = {"hash": digest, "bytes": path.stat().st_size}
         write_json_atomic(manifest_path, manifest)
         rendered.append(name)

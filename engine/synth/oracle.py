@@ -63,7 +63,9 @@ def _wrap(run: OracleRun, item: dict, answer: str) -> str:
     """Thinking runs reason first (no numbers in the reasoning, so it never changes the parsed count)."""
     if not run.thinking:
         return answer
-    reasoning = f"The question is: {item['question_en']} I go through the video and note every matching moment."
+    reasoning = (
+        f"The question is: {item['question_en']} I go through the video and note every matching moment."
+    )
     return f"<think>{reasoning}</think><answer>{answer}</answer>"
 
 
@@ -75,7 +77,9 @@ def predict_count(rng: np.random.Generator, run: OracleRun, item: dict, protocol
     gt = int(item["answer"])
     count = gt if _chance(rng, exact) else max(0, gt + int(rng.choice([-2, -1, -1, 1, 1, 2])))
     style = rng.random()
-    text = str(count) if style < 0.65 else number_word(count) if style < 0.85 else f"There are {count} of them."
+    text = (
+        str(count) if style < 0.65 else number_word(count) if style < 0.85 else f"There are {count} of them."
+    )
     return _wrap(run, item, text)
 
 
@@ -119,9 +123,11 @@ def _jitter_box(rng: np.random.Generator, run: OracleRun, box: list) -> list[flo
 
 def _invented_box(rng: np.random.Generator, item: dict) -> list[float]:
     """A hallucinated box somewhere in the picture (its extent guessed from the GT boxes)."""
-    boxes = [b["bbox"] for b in item["clue"]] if item["category"] == "object" else [
-        b["bbox"] for cluster in item["clue"] for b in cluster
-    ]
+    boxes = (
+        [b["bbox"] for b in item["clue"]]
+        if item["category"] == "object"
+        else [b["bbox"] for cluster in item["clue"] for b in cluster]
+    )
     width, height = max(b[2] for b in boxes), max(b[3] for b in boxes)
     size = float(rng.uniform(0.05, 0.2)) * width
     x, y = float(rng.uniform(0, width - size)), float(rng.uniform(0, max(1.0, height - size)))
@@ -159,7 +165,9 @@ def _attribute_clue(rng: np.random.Generator, run: OracleRun, item: dict) -> obj
                 continue
             name = str(rng.choice(labels)) if _chance(rng, run.extra / 2) else label
             key = "bbox_2d" if _chance(rng, 0.3) else "bbox"
-            out[f"Frame {frames.index(box['timestamp']) + 1}"].append({key: _jitter_box(rng, run, box["bbox"]), "label": name})
+            out[f"Frame {frames.index(box['timestamp']) + 1}"].append(
+                {key: _jitter_box(rng, run, box["bbox"]), "label": name}
+            )
     if _chance(rng, run.extra):
         frame = f"Frame {int(rng.integers(1, len(frames) + 1))}"
         out[frame].append({"bbox": _invented_box(rng, item), "label": f"Label {len(clusters) + 1}"})
@@ -172,7 +180,9 @@ _CLUE_MAKERS = {"event": _event_clue, "object": _object_clue, "attribute": _attr
 def predict_clue(rng: np.random.Generator, run: OracleRun, item: dict) -> str:
     """A white-box answer: the clue JSON with noise, sometimes inside prose, sometimes malformed."""
     if _chance(rng, run.malformed):
-        return str(rng.choice([f'<answer>{{"count": {item["answer"]}}}</answer>', "I think there are several."]))
+        return str(
+            rng.choice([f'<answer>{{"count": {item["answer"]}}}</answer>', "I think there are several."])
+        )
     text = json.dumps(_CLUE_MAKERS[item["category"]](rng, run, item))
     if not run.thinking and _chance(rng, 0.25):
         return f"Here is what I found: {text} in the video."

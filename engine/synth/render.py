@@ -95,7 +95,9 @@ def frames_and_audio(scene: Scene) -> Iterator[tuple[int, np.ndarray, np.ndarray
 def render_video(scene: Scene, path: Path, progress: Callable[[float], None] | None = None) -> None:
     """Write the scene to `path` atomically (the writer renames a finished temp file into place)."""
     size = (scene.width, scene.height)
-    with VideoWriter(path, size, scene.fps, audio_rate=scene.audio_rate, gop=keyframe_interval(scene.fps)) as writer:
+    with VideoWriter(
+        path, size, scene.fps, audio_rate=scene.audio_rate, gop=keyframe_interval(scene.fps)
+    ) as writer:
         for frame, rgb, audio in frames_and_audio(scene):
             writer.add_frame(rgb)
             if audio is not None:

@@ -23,13 +23,24 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "white": (245, 245, 245),
 }
 
-SHAPE_KINDS: tuple[str, ...] = ("circle", "square", "triangle", "star", "diamond", "hexagon", "cross", "pentagon")
+SHAPE_KINDS: tuple[str, ...] = (
+    "circle",
+    "square",
+    "triangle",
+    "star",
+    "diamond",
+    "hexagon",
+    "cross",
+    "pentagon",
+)
 
 GRID = (8, 4)
 """Screen cells (columns, rows): each shape lives in one cell, so shapes never occlude each other."""
 
 
-def _regular(points: int, start_deg: float = -90.0, radii: tuple[float, ...] = (1.0,)) -> list[tuple[float, float]]:
+def _regular(
+    points: int, start_deg: float = -90.0, radii: tuple[float, ...] = (1.0,)
+) -> list[tuple[float, float]]:
     angles = np.deg2rad(start_deg + 360.0 * np.arange(points) / points)
     scale = [radii[i % len(radii)] for i in range(points)]
     return [(s * float(np.cos(a)), s * float(np.sin(a))) for s, a in zip(scale, angles, strict=True)]
@@ -43,8 +54,18 @@ _UNIT_POLYGONS: dict[str, list[tuple[float, float]]] = {
     "pentagon": _regular(5),
     "star": _regular(10, radii=(1.0, 0.45)),
     "cross": [
-        (-0.3, -1.0), (0.3, -1.0), (0.3, -0.3), (1.0, -0.3), (1.0, 0.3), (0.3, 0.3),
-        (0.3, 1.0), (-0.3, 1.0), (-0.3, 0.3), (-1.0, 0.3), (-1.0, -0.3), (-0.3, -0.3),
+        (-0.3, -1.0),
+        (0.3, -1.0),
+        (0.3, -0.3),
+        (1.0, -0.3),
+        (1.0, 0.3),
+        (0.3, 0.3),
+        (0.3, 1.0),
+        (-0.3, 1.0),
+        (-0.3, 0.3),
+        (-1.0, 0.3),
+        (-1.0, -0.3),
+        (-0.3, -0.3),
     ],
 }
 
@@ -127,8 +148,14 @@ class Scene:
     def to_json(self) -> dict:
         """A plain, stable description (for the resume manifest's hash)."""
         return {
-            "name": self.name, "seed": self.seed, "size": [self.width, self.height], "fps": self.fps,
-            "audio_rate": self.audio_rate, "frames": self.frames,
-            "shapes": [[s.sid, s.kind, s.colour, s.frame0, s.frame1, *s.p0, *s.p1, s.radius] for s in self.shapes],
+            "name": self.name,
+            "seed": self.seed,
+            "size": [self.width, self.height],
+            "fps": self.fps,
+            "audio_rate": self.audio_rate,
+            "frames": self.frames,
+            "shapes": [
+                [s.sid, s.kind, s.colour, s.frame0, s.frame1, *s.p0, *s.p1, s.radius] for s in self.shapes
+            ],
             "sounds": [[s.kind, s.start, s.end] for s in self.sounds],
         }

@@ -98,7 +98,9 @@ class Board:
         a, b = span[0] - self.pad, span[1] + self.pad
         return [c for c, busy in enumerate(self.cells) if all(e <= a or s >= b for s, e in busy)]
 
-    def add_shape(self, kind: str, colour: str, span: Span, moving: bool = True, required: bool = True) -> Shape | None:
+    def add_shape(
+        self, kind: str, colour: str, span: Span, moving: bool = True, required: bool = True
+    ) -> Shape | None:
         """Put a shape in a random free cell for `span`; a required one must fit (targets), others may be dropped."""
         free = self._free_cells(span)
         if not free:
@@ -171,7 +173,9 @@ def event_visual(board: Board, vocab: Vocabulary, extra: int) -> Plan:
     for span in misses:
         board.add_shape(kind, board.pick(board.other_colours(colour)), span, moving=False, required=False)
     question = f"How many times does the {colour} {kind} flash on screen?"
-    return Plan("event", "visual", question, {"shape": kind, "colour": colour}, interval, events=tuple(targets))
+    return Plan(
+        "event", "visual", question, {"shape": kind, "colour": colour}, interval, events=tuple(targets)
+    )
 
 
 def event_audio_visual(board: Board, vocab: Vocabulary, extra: int) -> Plan:
@@ -233,7 +237,10 @@ def object_audio_visual(board: Board, vocab: Vocabulary, extra: int) -> Plan:
         trigger_span, others = spans[pick], spans[:pick] + spans[pick + 1 :]
     frame = _mid(trigger_span)
     board.add_trigger("click", frame)
-    boxes = [(board.add_shape(kind, colour, trigger_span).sid, frame) for _ in range(board.count(1, 4 + extra // 2))]
+    boxes = [
+        (board.add_shape(kind, colour, trigger_span).sid, frame)
+        for _ in range(board.count(1, 4 + extra // 2))
+    ]
     _near_misses(board, kind, colour, trigger_span, board.count(0, 2))
     for span in others:
         board.add_shape(kind, colour, span, required=False)
@@ -275,7 +282,9 @@ def attribute_audio_visual(board: Board, vocab: Vocabulary, extra: int) -> Plan:
     board.add_trigger("whistle", frame)
     colours = [str(c) for c in board.rng.permutation(list(COLOURS))[: board.count(2, 4)]]
     placed = [
-        (board.add_shape(kind, colour, trigger_span), frame) for colour in colours for _ in range(board.count(1, 2))
+        (board.add_shape(kind, colour, trigger_span), frame)
+        for colour in colours
+        for _ in range(board.count(1, 2))
     ]
     for span in others:
         for _ in range(board.count(1, 2)):
@@ -299,11 +308,11 @@ ROLES = (
 def _background(board: Board, vocab: Vocabulary) -> None:
     """Shapes and sounds no question asks about, all over the video."""
     seconds = board.frames / board.fps
-    for _ in range(int(seconds / 3) + 1):
+    for _ in range(int(seconds / 1.2) + 1):
         start = board.count(0, max(0, board.frames - board.nframes(1.0)))
         span = (start, min(board.frames, start + board.nframes(board.rng.uniform(1.0, 4.0))))
         board.add_shape(board.pick(vocab.free_kinds), board.pick(list(COLOURS)), span, required=False)
-    for _ in range(int(seconds / 6) + 1):
+    for _ in range(int(seconds / 4) + 1):
         start = board.count(0, max(0, board.frames - board.nframes(0.8)))
         span = (start, min(board.frames, start + board.nframes(board.rng.uniform(0.2, 0.8))))
         board.add_sound(board.pick((*vocab.other_beeps, "buzz")), span)
@@ -325,7 +334,9 @@ def build_scene(
     board = Board(rng, width, height, fps, frames)
     beeps = tuple(BEEP_HZ)
     beep = board.pick(beeps)
-    vocab = Vocabulary(tuple(str(k) for k in rng.permutation(SHAPE_KINDS)), beep, tuple(b for b in beeps if b != beep))
+    vocab = Vocabulary(
+        tuple(str(k) for k in rng.permutation(SHAPE_KINDS)), beep, tuple(b for b in beeps if b != beep)
+    )
     extra = int(min(8.0, seconds / 60.0))
     plans = [role(board, vocab, extra) for role in ROLES]
     _background(board, vocab)
