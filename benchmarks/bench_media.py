@@ -26,11 +26,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.media import EnvelopePyramid, load_envelope, open_video  # noqa: E402
+from engine.media.index_code import draw_index, read_index  # noqa: E402
 from engine.media.writer import VideoWriter  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 25.0
 AUDIO_RATE = 16000
-BLOCK, BITS, COLUMNS = 64, 16, 8
+BLOCK = 64
 SEED = 11
 
 
@@ -48,20 +49,11 @@ class Row:
 
 def code_frame(index: int, background: np.ndarray) -> np.ndarray:
     """720p frame: a moving gradient with the frame index drawn as 16 big black/white blocks."""
-    frame = np.roll(background, shift=(index * 7) % WIDTH, axis=1)
-    for bit in range(BITS):
-        row, column = divmod(bit, COLUMNS)
-        frame[row * BLOCK : (row + 1) * BLOCK, column * BLOCK : (column + 1) * BLOCK] = 255 * ((index >> bit) & 1)
-    return frame
+    return draw_index(np.roll(background, shift=(index * 7) % WIDTH, axis=1), index, BLOCK)
 
 
 def read_code(rgb_or_bgr: np.ndarray) -> int:
-    index = 0
-    for bit in range(BITS):
-        row, column = divmod(bit, COLUMNS)
-        block = rgb_or_bgr[row * BLOCK + 12 : (row + 1) * BLOCK - 12, column * BLOCK + 12 : (column + 1) * BLOCK - 12]
-        index |= int(block.mean() > 128) << bit
-    return index
+    return read_index(rgb_or_bgr, BLOCK)
 
 
 def gradient_background() -> np.ndarray:

@@ -6,34 +6,23 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.media.index_code import draw_index, read_index
 from engine.media.writer import VideoWriter
 
 WIDTH, HEIGHT = 320, 240
-BITS = 16
 BLOCK = 40  # 8 x 2 blocks of 40x40 pixels: robust to H.264 at any sane crf
-COLUMNS = 8
 
 
 def index_frame(index: int, width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
     """RGB frame whose top band shows `index` as 16 black/white blocks (bit 0 top-left)."""
     frame = np.full((height, width, 3), 96, dtype=np.uint8)
     frame[2 * BLOCK :, :, 1] = (np.arange(width) * 255 // width).astype(np.uint8)
-    for bit in range(BITS):
-        row, column = divmod(bit, COLUMNS)
-        value = 255 if (index >> bit) & 1 else 0
-        frame[row * BLOCK : (row + 1) * BLOCK, column * BLOCK : (column + 1) * BLOCK] = value
-    return frame
+    return draw_index(frame, index, BLOCK)
 
 
 def decode_index(frame: np.ndarray) -> int:
-    """Read back the index drawn by `index_frame` by thresholding each block's mean."""
-    index = 0
-    for bit in range(BITS):
-        row, column = divmod(bit, COLUMNS)
-        block = frame[row * BLOCK + 8 : (row + 1) * BLOCK - 8, column * BLOCK + 8 : (column + 1) * BLOCK - 8]
-        if block.mean() > 128:
-            index |= 1 << bit
-    return index
+    """Read back the index drawn by `index_frame`."""
+    return read_index(frame, BLOCK)
 
 
 def tone(frequency: float, seconds: float, rate: int, amplitude: float = 0.5) -> np.ndarray:
