@@ -64,8 +64,8 @@ def _naive_box_iou(a, b):
 def _naive_frame(gt, pred):
     used_g, used_p, total = set(), set(), 0.0
     for _ in range(min(len(gt), len(pred))):
-        best = max(((_naive_box_iou(gt[g], pred[p]), -g, -p) for g in range(len(gt)) for p in range(len(pred))
-                    if g not in used_g and p not in used_p))
+        best = max((_naive_box_iou(gt[g], pred[p]), -g, -p) for g in range(len(gt)) for p in range(len(pred))
+                    if g not in used_g and p not in used_p)
         total += best[0]
         used_g.add(-best[1])
         used_p.add(-best[2])

@@ -103,12 +103,11 @@ def _run_demo_report(args: argparse.Namespace) -> int:
     from engine.report import evaluate_path, render_tables
 
     out = args.out or demo_dir()
-    result = ensure_demo(out, progress=_print_progress)
-    print(file=sys.stderr)
-    print(f"Demo benchmark: {len(result.items)} items in {result.dataset_path}\n")
-    for run in sorted(p for p in result.predictions_dir.iterdir() if p.is_dir()):
+    demo = ensure_demo(out, progress=_print_progress)
+    print(f"Demo benchmark: {demo.dataset}\n")
+    for run in demo.runs:
         print(f"=== run: {run.name} ===")
-        print(render_tables(evaluate_path(run, result.dataset_path, "official", None), ["category", "modality"]))
+        print(render_tables(evaluate_path(run, demo.dataset, "official", None), ["category", "modality"]))
         print()
     return 0
 

@@ -1,0 +1,401 @@
+"""The main window: builds the view-models, hands them to the widgets, owns menus, shortcuts,
+drag and drop, recent files and the user-facing error dialogs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QFont, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from avr_studio.media.decode_worker import prefer_gui_thread
+from avr_studio.media.playback import PlaybackController
+from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session
+from avr_studio.models.signals import disconnect_all
+from avr_studio.shortcuts import SHORTCUTS, help_text
+from avr_studio.widgets.browser import Browser
+from avr_studio.widgets.player import Player
+from avr_studio.widgets.summary import Summary
+from avr_studio.widgets.timeline import Timeline
+from avr_studio.widgets.transport import Transport
+from avr_studio.widgets.wcs_panel import WcsPanel
+from engine.benchmark import DatasetError
+from engine.media import MediaError
+from engine.predictions import PredictionError
+
+USER_ERRORS = (DatasetError, PredictionError, MediaError, OSError)
+RECENT_LIMIT = 10
+OBJECT_LOOP_SECONDS = 1.0  # a box clue is an instant: loop this much around it
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None, audio_output=None) -> None:
+        super().__init__()
+        prefer_gui_thread()
+        self.setWindowTitle("AV-Reasoner Studio")
+        self.settings = settings or QSettings()
+        self.session, self.selection, self.playhead = Session(), Selection(), Playhead()
+        self.edits = Edits()
+        self.scores = ScoreBoard(self.session, self.edits)
+        self.playback = PlaybackController(self.playhead, audio_output, self)
+        self.loop_owner: str | None = None
+        self.last_error: str | None = None
+        self._build()
+        self._build_actions()
+        self._connect()
+        self.setAcceptDrops(True)
+        self.resize(1600, 1000)
+
+    # ---- layout --------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.browser = Browser(self.session, self.selection, self.scores)
+        self.player = Player(self.session, self.selection, self.playhead, self.scores)
+        self.transport = Transport(self.playhead, self._transport_actions())
+        self.timeline = Timeline(self.session, self.selection, self.playhead, self.scores)
+        self.wcs_panel = WcsPanel(self.session, self.selection, self.scores)
+        self.summary = Summary(self.session, self.scores)
+
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.addWidget(self.player, 1)
+        centre_layout.addWidget(self.transport)
+        self.top_split = QSplitter(Qt.Orientation.Horizontal)
+        for widget in (self.browser, centre, self.wcs_panel):
+            self.top_split.addWidget(widget)
+        self.top_split.setSizes([420, 720, 460])
+        self.main_split = QSplitter(Qt.Orientation.Vertical)
+        self.main_split.addWidget(self.top_split)
+        self.main_split.addWidget(self.timeline)
+        self.main_split.setSizes([680, 280])
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.main_split, "Inspect")
+        self.tabs.addTab(self.summary, "Summary")
+        self.setCentralWidget(self.tabs)
+        self.audio_note = QLabel(self.playback.muted_note)
+        self.audio_note.setObjectName("audioNote")
+        self.statusBar().addPermanentWidget(self.audio_note)
+        if self.playback.muted_note:
+            self.statusBar().showMessage(self.playback.muted_note, 8000)
+
+    def _transport_actions(self) -> dict:
+        return {
+            "play": self.playhead.toggle_play,
+            "step_back": lambda: self.playhead.step_frames(-1),
+            "step_forward": lambda: self.playhead.step_frames(1),
+            "hop_back": lambda: self.playhead.hop(-5.0),
+            "hop_forward": lambda: self.playhead.hop(5.0),
+            "prev_clue": lambda: self.jump_clue(-1),
+            "next_clue": lambda: self.jump_clue(1),
+            "loop_clue": lambda: self.toggle_loop("loop_clue"),
+            "loop_query": lambda: self.toggle_loop("loop_query"),
+            "slower": lambda: self.playhead.faster(-1),
+            "faster": lambda: self.playhead.faster(1),
+            "zoom_query": self.zoom_query,
+            "zoom_all": self.timeline_whole,
+            "reset_edit": self.reset_edit,
+            "next_item": lambda: self.move_item(1),
+            "prev_item": lambda: self.move_item(-1),
+            "help": self.show_help,
+        }
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        for text, slot, keys in (
+            ("Open &dataset...", self._ask_dataset, QKeySequence.StandardKey.Open),
+            ("Open &videos folder...", self._ask_videos, None),
+            ("Add predictions &folder...", self._ask_predictions_folder, None),
+            ("Add predictions &JSONL...", self._ask_predictions_file, None),
+        ):
+            action = menu.addAction(text)
+            action.triggered.connect(slot)
+            if keys is not None:
+                action.setShortcut(keys)
+        self.recent_menu = menu.addMenu("&Recent")
+        self._fill_recent()
+        menu.addSeparator()
+        menu.addAction("&Quit", QKeySequence.StandardKey.Quit, self.close)
+        actions = self._transport_actions()
+        self.shortcut_actions: dict[str, QAction] = {}
+        for shortcut in SHORTCUTS:
+            action = QAction(shortcut.description, self)
+            action.setShortcuts([QKeySequence(k) for k in shortcut.keys])
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(actions[shortcut.action])
+            self.addAction(action)
+            self.shortcut_actions[shortcut.action] = action
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.shortcut_actions["help"])
+
+    def _connect(self) -> None:
+        self.selection.item_changed.connect(self._on_item)
+        self.selection.instance_changed.connect(self._on_instance)
+        self.player.status.connect(self.show_status)
+        self.timeline.status.connect(self.show_status)
+        self.playback.status.connect(self._on_audio_note)
+        self.player.video_info.connect(self._on_video_info)
+        self.playhead.loop_changed.connect(self._on_loop_changed)
+
+    # ---- opening data --------------------------------------------------------------------
+    def open_dataset(self, path: str | Path) -> bool:
+        if not self._guard(lambda: self.session.open_dataset(path)):
+            return False
+        if self.session.videos_dir is None and (Path(path).parent / "videos").is_dir():
+            self.session.set_videos_dir(Path(path).parent / "videos")
+        self._remember(Path(path))
+        self.show_status(f"dataset: {path} ({len(self.session.items)} items)")
+        if self.session.items and self.selection.item_index is None:
+            self.selection.select_item(self.session.items[0].index)
+        return True
+
+    def open_videos(self, folder: str | Path) -> bool:
+        folder = Path(folder)
+        if not folder.is_dir():
+            self.report_error(f"{folder}: not a folder")
+            return False
+        self.session.set_videos_dir(folder)
+        self.show_status(f"videos: {folder}")
+        return True
+
+    def add_predictions(self, path: str | Path) -> bool:
+        run = None
+
+        def load() -> None:
+            nonlocal run
+            run = self.session.add_run(path)
+
+        if not self._guard(load):
+            return False
+        self._remember(Path(path))
+        extra = f"; {len(run.warnings)} warnings (first: {run.warnings[0]})" if run.warnings else ""
+        self.show_status(f"run {run.name}: {', '.join(run.protocols)}{extra}")
+        return True
+
+    def open_path(self, path: str | Path) -> bool:
+        """Dropped or recent path: a dataset, a videos folder, or predictions (guessed by shape)."""
+        path = Path(path)
+        if path.is_dir():
+            if any(path.glob("*.mp4")) or any(path.glob("*.mkv")):
+                return self.open_videos(path)
+            return self.add_predictions(path)
+        if path.suffix == ".jsonl":
+            return self.add_predictions(path)
+        if path.suffix == ".json":
+            return self.open_dataset(path)
+        self.report_error(f"{path}: not a dataset (.json), predictions (.jsonl or folder) or videos folder")
+        return False
+
+    def _guard(self, load) -> bool:
+        try:
+            load()
+        except USER_ERRORS as exc:
+            self.report_error(str(exc))
+            return False
+        return True
+
+    def report_error(self, message: str) -> None:
+        """A non-blocking dialog plus the status bar; the window stays usable."""
+        self.last_error = message
+        self.show_status(message)
+        box = QMessageBox(QMessageBox.Icon.Warning, "AV-Reasoner Studio", message, QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setObjectName("errorDialog")
+        box.open()
+
+    def show_status(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+
+    def _ask_dataset(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open dataset", "", "Benchmark JSON (*.json)")
+        if path:
+            self.open_dataset(path)
+
+    def _ask_videos(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Videos folder")
+        if folder:
+            self.open_videos(folder)
+
+    def _ask_predictions_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Predictions folder (run or protocol folder)")
+        if folder:
+            self.add_predictions(folder)
+
+    def _ask_predictions_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Predictions JSONL", "", "JSON lines (*.jsonl *.txt)")
+        if path:
+            self.add_predictions(path)
+
+    # ---- recent files --------------------------------------------------------------------
+    def recent_paths(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember(self, path: Path) -> None:
+        paths = [str(path.resolve())] + [p for p in self.recent_paths() if p != str(path.resolve())]
+        self.settings.setValue("recent", paths[:RECENT_LIMIT])
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_paths():
+            self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(self.recent_paths()))
+
+    # ---- drag and drop -------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        # datasets first, so predictions dropped together are scored against them
+        for path in sorted(paths, key=lambda p: (p.suffix != ".json", str(p))):
+            self.open_path(path)
+        event.acceptProposedAction()
+
+    # ---- glue between models -------------------------------------------------------------
+    def _on_item(self, index) -> None:
+        item = self.session.item(index)
+        self.playhead.set_playing(False)
+        self.playhead.set_loop(None)
+        if item is None:
+            return
+        times = item.clue_times
+        start = times[0] if times else (item.query_interval[0] if item.query_interval else 0.0)
+        self.playhead.seek(start)
+
+    def _on_instance(self, ref) -> None:
+        t = self.instance_time(ref)
+        if t is not None:
+            self.playhead.seek(t)
+
+    def instance_time(self, ref) -> float | None:
+        """The time a breakdown row points at: its GT interval start or its frame's timestamp."""
+        score = self.scores.clue_score(self.selection.run_name, self.selection.item_index)
+        item = self.session.item(self.selection.item_index)
+        if ref is None or score is None or item is None or ref.cluster >= len(score.clusters):
+            return None
+        frames = score.clusters[ref.cluster].frames
+        if ref.frame >= len(frames):
+            return None
+        frame = frames[ref.frame]
+        if frame.timestamp is not None:
+            return frame.timestamp
+        if item.category == "event" and ref.match is not None:
+            match = frame.matches[ref.match]
+            if match.gt is not None:
+                return item.clue[match.gt].start
+            if match.pred is not None and score.parsed is not None:
+                return float(score.parsed.intervals[match.pred][0])
+        return None
+
+    def _on_video_info(self, info) -> None:
+        self.playback.set_audio(info.path if info is not None and info.has_audio else None)
+        if info is not None and not info.has_audio:
+            self.show_status(f"{info.path.name}: no audio track (video plays silently)")
+
+    def _on_audio_note(self, note: str) -> None:
+        self.audio_note.setText(note)
+        self.show_status(note)
+
+    # ---- transport commands --------------------------------------------------------------
+    def jump_clue(self, direction: int) -> None:
+        item = self.session.item(self.selection.item_index)
+        if item is not None and self.playhead.jump_to_clue(item.clue_times, direction) is None:
+            self.show_status("no further clue in that direction")
+
+    def toggle_loop(self, owner: str) -> None:
+        if self.loop_owner == owner:
+            self.playhead.set_loop(None)
+            return
+        interval = self.clue_loop_interval() if owner == "loop_clue" else self.query_loop_interval()
+        if interval is None:
+            self.show_status("nothing to loop here")
+            self.transport.show_loop(self.loop_owner)
+            return
+        self.playhead.set_loop(interval)
+        self.loop_owner = owner
+        self.transport.show_loop(owner)
+
+    def _on_loop_changed(self, loop) -> None:
+        if loop is None:
+            self.loop_owner = None
+            self.transport.show_loop(None)
+
+    def clue_loop_interval(self) -> tuple[float, float] | None:
+        """The clue under (or next to) the playhead: an event interval, or a box clue's moment."""
+        item = self.session.item(self.selection.item_index)
+        if item is None or not item.clue:
+            return None
+        t = self.playhead.time
+        selected = self.instance_time(self.selection.instance)
+        if item.category == "event":
+            spans = [(c.start, c.end) for c in item.clue]
+            if selected is not None:
+                t = selected
+            containing = [s for s in spans if s[0] <= t <= s[1]]
+            return containing[0] if containing else min(spans, key=lambda s: min(abs(s[0] - t), abs(s[1] - t)))
+        times = item.clue_times
+        moment = selected if selected is not None else min(times, key=lambda x: abs(x - t))
+        return (max(0.0, moment - OBJECT_LOOP_SECONDS / 2), moment + OBJECT_LOOP_SECONDS / 2)
+
+    def query_loop_interval(self) -> tuple[float, float] | None:
+        item = self.session.item(self.selection.item_index)
+        return item.query_interval if item else None
+
+    def zoom_query(self) -> None:
+        interval = self.query_loop_interval()
+        if interval:
+            self.timeline.zoom_to(*interval)
+
+    def timeline_whole(self) -> None:
+        self.timeline.show_whole()
+
+    def reset_edit(self) -> None:
+        if self.selection.run_name is not None and self.selection.item_index is not None:
+            self.edits.reset(self.selection.run_name, self.selection.item_index)
+
+    def move_item(self, step: int) -> None:
+        table = self.browser.table
+        row = table.currentIndex().row() + step
+        if 0 <= row < self.browser.proxy.rowCount():
+            table.setCurrentIndex(self.browser.proxy.index(row, 0))
+
+    def show_help(self) -> None:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        text = QPlainTextEdit(help_text())
+        text.setReadOnly(True)
+        text.setFont(QFont("monospace"))
+        text.setMinimumSize(620, 420)
+        QVBoxLayout(dialog).addWidget(text)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setObjectName("helpDialog")
+        dialog.open()
+        self.help_dialog = dialog
+
+    # ---- teardown ------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop threads and the audio stream; safe to call twice."""
+        self.playhead.set_playing(False)
+        self.playback.shutdown()
+        self.player.shutdown()
+        self.timeline.shutdown()
+        disconnect_all(self.session, self.selection, self.playhead, self.edits, self.scores)

@@ -1,0 +1,61 @@
+"""What-if edits: a run's answer for an item replaced by edited geometry (a ParsedClue)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from avr_studio.models.signals import Signal
+from engine.scoring.types import ParsedClue
+
+EditKey = tuple[str, int]  # (run name, item index)
+
+
+class Edits:
+    """Edited clue geometry per (run, item); `changed(run, index)` after every change."""
+
+    def __init__(self) -> None:
+        self._edits: dict[EditKey, ParsedClue] = {}
+        self.changed = Signal()
+
+    def get(self, run: str, index: int) -> ParsedClue | None:
+        return self._edits.get((run, index))
+
+    def has(self, run: str, index: int) -> bool:
+        return (run, index) in self._edits
+
+    def set(self, run: str, index: int, parsed: ParsedClue) -> None:
+        self._edits[(run, index)] = parsed
+        self.changed.emit(run, index)
+
+    def reset(self, run: str, index: int) -> None:
+        """Restore the model's own answer."""
+        if self._edits.pop((run, index), None) is not None:
+            self.changed.emit(run, index)
+
+    def reset_all(self) -> None:
+        keys = list(self._edits)
+        self._edits.clear()
+        for run, index in keys:
+            self.changed.emit(run, index)
+
+    def keys(self) -> list[EditKey]:
+        return list(self._edits)
+
+
+def with_box(parsed: ParsedClue, label: str | None, frame: int, slot: int, box: tuple) -> ParsedClue:
+    """The same answer with one predicted box moved (what-if)."""
+    box = tuple(float(v) for v in box)
+    if parsed.category == "object":
+        frames = {f: list(boxes) for f, boxes in parsed.frames.items()}
+        frames[frame][slot] = box
+        return replace(parsed, frames=frames)
+    clusters = {lab: {f: list(b) for f, b in fr.items()} for lab, fr in parsed.clusters.items()}
+    clusters[label][frame][slot] = box
+    return replace(parsed, clusters=clusters)
+
+
+def with_interval(parsed: ParsedClue, slot: int, interval: tuple[float, float]) -> ParsedClue:
+    """The same answer with one predicted interval moved or resized (what-if)."""
+    intervals = list(parsed.intervals)
+    intervals[slot] = (float(interval[0]), float(interval[1]))
+    return replace(parsed, intervals=tuple(intervals))

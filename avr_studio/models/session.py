@@ -1,0 +1,162 @@
+"""What is open: the dataset, the videos folder and the loaded prediction runs, each scored once.
+
+Scores come from `engine.scoring.evaluate_set`; the session only caches them per run so every view
+shows the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from avr_studio.models.signals import Signal
+from engine.benchmark import Item, load_dataset
+from engine.predictions import PredictionSet, load_predictions
+from engine.scoring import evaluate_set
+from engine.scoring.types import ClueReport, ClueScore, CountScore, LongReport
+
+#: Folder names of the benchmark's prediction layout -> protocol.
+PROTOCOL_FOLDERS = {"long_acc": "long", "ref_acc": "ref", "clue_acc": "clue"}
+#: Protocols whose count is shown in the browser, in order of preference.
+COUNT_PROTOCOLS = ("long", "ref")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One model run: up to one prediction set per protocol, with the engine's reports."""
+
+    name: str
+    path: Path
+    sets: dict[str, PredictionSet]
+    reports: dict[str, LongReport | ClueReport] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        return tuple(self.sets)
+
+    def count_score(self, index: int) -> CountScore | None:
+        """The black-box score of an item: the long protocol first, else ref."""
+        for protocol in COUNT_PROTOCOLS:
+            report = self.reports.get(protocol)
+            if isinstance(report, LongReport) and index in report.per_item:
+                return report.per_item[index]
+        return None
+
+    def clue_score(self, index: int) -> ClueScore | None:
+        report = self.reports.get("clue")
+        if isinstance(report, ClueReport):
+            return report.per_item.get(index)
+        return None
+
+    def pred_text(self, protocol: str, index: int) -> str | None:
+        pset = self.sets.get(protocol)
+        record = pset.records.get(index) if pset else None
+        return record.pred if record else None
+
+    @property
+    def has_clues(self) -> bool:
+        return "clue" in self.sets
+
+
+def run_name_for(path: Path) -> str:
+    """A protocol folder is named after its run (`runA/clue_acc` -> `runA`)."""
+    if path.name in PROTOCOL_FOLDERS:
+        return path.parent.name or path.name
+    return path.stem if path.is_file() else path.name
+
+
+def load_run_sets(path: Path) -> dict[str, PredictionSet]:
+    """A run folder holding protocol folders, one protocol folder, or one JSONL file."""
+    subfolders = [path / name for name in PROTOCOL_FOLDERS if (path / name).is_dir()] if path.is_dir() else []
+    if not subfolders:
+        pset = load_predictions(path)
+        return {pset.protocol: pset}
+    sets = {}
+    for folder in subfolders:
+        pset = load_predictions(folder, PROTOCOL_FOLDERS[folder.name])
+        sets[pset.protocol] = pset
+    return sets
+
+
+class Session:
+    """The open dataset, videos folder and runs. Loading errors propagate as the engine's typed errors."""
+
+    def __init__(self, mode: str = "official") -> None:
+        self.mode = mode
+        self.dataset_path: Path | None = None
+        self.items: list[Item] = []
+        self.videos_dir: Path | None = None
+        self.runs: list[Run] = []
+        self.dataset_changed = Signal()
+        self.videos_changed = Signal()
+        self.runs_changed = Signal()
+
+    # ---- loading -------------------------------------------------------------------------
+    def open_dataset(self, path: str | Path) -> None:
+        path = Path(path)
+        items = load_dataset(path)
+        self.dataset_path, self.items = path, items
+        self.runs = [self._score_run(run.name, run.path, run.sets) for run in self.runs]
+        self.dataset_changed.emit()
+        if self.runs:
+            self.runs_changed.emit()
+
+    def set_videos_dir(self, path: str | Path | None) -> None:
+        self.videos_dir = Path(path) if path else None
+        self.videos_changed.emit()
+
+    def add_run(self, path: str | Path) -> Run:
+        """Load a run; a run already open under the same name is replaced."""
+        path = Path(path)
+        run = self._score_run(self._unique_name(run_name_for(path), path), path, load_run_sets(path))
+        self.runs = [r for r in self.runs if r.path != path] + [run]
+        self.runs_changed.emit()
+        return run
+
+    def remove_run(self, name: str) -> None:
+        self.runs = [r for r in self.runs if r.name != name]
+        self.runs_changed.emit()
+
+    def _unique_name(self, name: str, path: Path) -> str:
+        taken = {r.name for r in self.runs if r.path != path}
+        candidate, n = name, 2
+        while candidate in taken:
+            candidate, n = f"{name} ({n})", n + 1
+        return candidate
+
+    def _score_run(self, name: str, path: Path, sets: dict[str, PredictionSet]) -> Run:
+        dataset = self.items or None
+        evaluations = {protocol: evaluate_set(pset, dataset, self.mode) for protocol, pset in sets.items()}
+        reports = {protocol: ev.report for protocol, ev in evaluations.items()}
+        warnings = tuple(w for ev in evaluations.values() for w in ev.warnings)
+        return Run(name, path, sets, reports, warnings)
+
+    # ---- look-ups ------------------------------------------------------------------------
+    def item(self, index: int | None) -> Item | None:
+        if index is None:
+            return None
+        return self._by_index().get(index)
+
+    def _by_index(self) -> dict[int, Item]:
+        cached = getattr(self, "_index_cache", None)
+        if cached is None or cached[0] is not self.items:
+            cached = (self.items, {item.index: item for item in self.items})
+            self._index_cache = cached
+        return cached[1]
+
+    def run(self, name: str | None) -> Run | None:
+        return next((r for r in self.runs if r.name == name), None)
+
+    def video_path(self, item: Item) -> Path:
+        """Where the item's video should be: absolute as given, else under the videos folder
+        (or next to the dataset when no folder was chosen)."""
+        video = Path(item.video)
+        if video.is_absolute():
+            return video
+        base = self.videos_dir or (self.dataset_path.parent if self.dataset_path else Path.cwd())
+        return base / video
+
+    @property
+    def modalities(self) -> list[str]:
+        return sorted({m for m in (item.modality for item in self.items) if m})

@@ -1,0 +1,133 @@
+"""Boxes on the frame: GT solid, prediction dashed, colour = the engine's match outcome; predicted
+boxes are draggable/resizable ROIs whose edits go to the Edits model (what-if)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import QGraphicsRectItem
+
+from avr_studio.models.overlay import OverlayBox
+from avr_studio.palette import LABEL_BACKGROUND, TEXT_ON_DARK, kind_colour
+
+BOX_WIDTH = 3
+Slot = tuple[str | None, int, int]
+
+
+def _pen(kind: str, dashed: bool, width: float = BOX_WIDTH):
+    pen = pg.mkPen(kind_colour(kind), width=width)
+    if dashed:
+        pen.setStyle(Qt.PenStyle.DashLine)
+    return pen
+
+
+class BoxOverlay:
+    """Draws OverlayBoxes into a ViewBox. Predicted-box ROIs are kept while the set of boxes is the
+    same (so a drag survives the live re-score); everything else is redrawn."""
+
+    def __init__(self, view: pg.ViewBox, on_box_edited: Callable[[Slot, tuple], None]) -> None:
+        self.view = view
+        self.on_box_edited = on_box_edited
+        self.boxes: list[OverlayBox] = []
+        self.rois: dict[Slot, pg.RectROI] = {}
+        self._static: list = []
+        self._dragging: Slot | None = None
+        self.frame_width = 0.0
+
+    def render(self, boxes: list[OverlayBox]) -> None:
+        self.boxes = boxes
+        self._clear_static()
+        preds = {b.slot: b for b in boxes if b.role == "pred" and b.slot is not None}
+        if set(preds) != set(self.rois):
+            self._clear_rois()
+            for slot, box in preds.items():
+                self.rois[slot] = self._make_roi(slot, box)
+        for slot, box in preds.items():
+            roi = self.rois[slot]
+            roi.setPen(_pen(box.kind, dashed=True))
+            if slot != self._dragging:
+                self._place(roi, box.box)
+        for box in boxes:
+            if box.role == "gt":
+                self._add_gt(box)
+            self._add_label(box)
+
+    def _make_roi(self, slot: Slot, box: OverlayBox) -> pg.RectROI:
+        x1, y1, x2, y2 = box.box
+        roi = pg.RectROI([x1, y1], [x2 - x1, y2 - y1], pen=_pen(box.kind, True), movable=True,
+                         rotatable=False, resizable=True, removable=False)
+        roi.addScaleHandle([0, 0], [1, 1])
+        roi.setZValue(20)
+        roi.sigRegionChangeStarted.connect(lambda _r, s=slot: self._drag_started(s))
+        roi.sigRegionChanged.connect(lambda r, s=slot: self._roi_moved(s, r))
+        roi.sigRegionChangeFinished.connect(lambda _r: self._drag_finished())
+        self.view.addItem(roi)
+        return roi
+
+    @staticmethod
+    def _place(roi: pg.RectROI, box) -> None:
+        x1, y1, x2, y2 = box
+        roi.setPos((x1, y1), update=False, finish=False)
+        roi.setSize((x2 - x1, y2 - y1), update=True, finish=False)
+
+    def _drag_started(self, slot: Slot) -> None:
+        self._dragging = slot
+
+    def _roi_moved(self, slot: Slot, roi: pg.RectROI) -> None:
+        if self._dragging != slot:
+            return  # moved by _place, not by the user
+        pos, size = roi.pos(), roi.size()
+        self.on_box_edited(slot, (pos.x(), pos.y(), pos.x() + size.x(), pos.y() + size.y()))
+
+    def _drag_finished(self) -> None:
+        self._dragging = None
+
+    def _add_gt(self, box: OverlayBox) -> None:
+        x1, y1, x2, y2 = box.box
+        rect = QGraphicsRectItem(QRectF(x1, y1, x2 - x1, y2 - y1))
+        rect.setPen(_pen(box.kind, dashed=False))
+        rect.setZValue(10)
+        self._add_static(rect)
+
+    def _add_label(self, box: OverlayBox) -> None:
+        """GT names above their box, predictions (with the engine's IoU) below; labels of boxes
+        near the right edge grow leftwards so they stay on the frame."""
+        text = box.name if box.iou is None or box.role == "gt" else f"{box.name}  IoU {box.iou:.2f}"
+        x1, y1, x2, y2 = box.box
+        right_side = self.frame_width > 0 and x2 > 0.8 * self.frame_width
+        anchor = (1.0 if right_side else 0.0, 1.0 if box.role == "gt" else 0.0)
+        label = pg.TextItem(text, color=TEXT_ON_DARK, fill=pg.mkBrush(LABEL_BACKGROUND),
+                            border=pg.mkPen(kind_colour(box.kind)), anchor=anchor)
+        label.setPos(x2 if right_side else x1, y1 if box.role == "gt" else y2)
+        label.setZValue(30)
+        self._add_static(label)
+
+    def _add_static(self, item) -> None:
+        self.view.addItem(item)
+        self._static.append(item)
+
+    def _clear_static(self) -> None:
+        for item in self._static:
+            self.view.removeItem(item)
+        self._static.clear()
+
+    def _clear_rois(self) -> None:
+        for roi in self.rois.values():
+            self.view.removeItem(roi)
+        self.rois.clear()
+        self._dragging = None
+
+    def clear(self) -> None:
+        self._clear_static()
+        self._clear_rois()
+        self.boxes = []
+
+    def drag_to(self, slot: Slot, box: tuple) -> None:
+        """Move a predicted box as a user drag would (tests and keyboard nudges use this)."""
+        roi = self.rois[slot]
+        self._dragging = slot
+        roi.setPos((box[0], box[1]), update=False, finish=False)
+        roi.setSize((box[2] - box[0], box[3] - box[1]), update=True, finish=False)
+        self._dragging = None

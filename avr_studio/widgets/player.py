@@ -1,0 +1,179 @@
+"""The player: the decoded frame, its own timestamp and the overlays for exactly that frame.
+
+Frames come from the DecodeWorker (latest request wins); overlays are rendered when a frame is
+presented, for that frame's timestamp (frame_time(frame_index_at(t))), never for the requested t.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from avr_studio.media.decode_worker import DecodedFrame, DecodeWorker, VideoInfo
+from avr_studio.models import Playhead, ScoreBoard, Selection, Session
+from avr_studio.models.edits import with_box
+from avr_studio.models.overlay import frame_boxes, shown_frames
+from avr_studio.palette import KIND_COLOURS, KIND_LABELS
+from avr_studio.widgets.overlays import BoxOverlay
+
+EMPTY_HINT = ("Open a benchmark: File > Open dataset, add prediction folders or JSONL,\n"
+              "or drop them on this window.  (avr-studio --demo opens a generated one.)")
+
+
+def legend_html() -> str:
+    """Swatches for the outcome colours (our own fixed text, not model output)."""
+    parts = [f"<span style='color:{KIND_COLOURS[k]}'>&#9632;</span>&nbsp;{html.escape(KIND_LABELS[k])}"
+             for k in KIND_COLOURS]
+    return "GT solid, prediction dashed &nbsp; " + " &nbsp; ".join(parts)
+
+
+class Player(QWidget):
+    """Subscribes to selection/playhead/scores; writes box drags to the Edits model."""
+
+    status = Signal(str)
+    video_info = Signal(object)  # VideoInfo or None
+
+    def __init__(self, session: Session, selection: Selection, playhead: Playhead, scores: ScoreBoard,
+                 parent=None) -> None:
+        super().__init__(parent)
+        self.session, self.selection, self.playhead, self.scores = session, selection, playhead, scores
+        self.path: Path | None = None
+        self.info: VideoInfo | None = None
+        self.presented: DecodedFrame | None = None
+        self._overlay_key: tuple | None = None
+        self._build()
+        self.worker = DecodeWorker()
+        self.worker.frame_ready.connect(self._on_frame)
+        self.worker.opened.connect(self._on_opened)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.start()
+        selection.item_changed.connect(lambda _i: self.open_item())
+        selection.run_changed.connect(lambda _r: self.render_overlays())
+        session.videos_changed.connect(self.open_item)
+        scores.changed.connect(lambda _r, _i: self.render_overlays())
+        playhead.time_changed.connect(self.worker.request)
+
+    def _build(self) -> None:
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("#101215")
+        self.graphics.ci.setContentsMargins(0, 0, 0, 0)
+        self.view = self.graphics.addViewBox()
+        self.view.setAspectLocked(True)
+        self.view.invertY(True)
+        self.view.setMenuEnabled(False)
+        self.view.setDefaultPadding(0.0)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.view.addItem(self.image)
+        self.overlay = BoxOverlay(self.view, self._on_box_edited)
+        self.placeholder = QLabel()
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setObjectName("playerPlaceholder")
+        self.placeholder.setTextFormat(Qt.TextFormat.PlainText)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.graphics)
+        self.stack.addWidget(self.placeholder)
+        self.clock_label = QLabel("no video")
+        self.clock_label.setObjectName("frameClock")
+        self.legend = QLabel(legend_html())
+        self.legend.setObjectName("legend")
+        self.legend.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.clock_label)
+        layout.addWidget(self.legend)
+        self._show_placeholder(EMPTY_HINT)
+
+    # ---- opening -------------------------------------------------------------------------
+    def open_item(self) -> None:
+        item = self.session.item(self.selection.item_index)
+        path = self.session.video_path(item) if item else None
+        if path == self.path and self.info is not None:
+            self.render_overlays()
+            return
+        self.path, self.info, self.presented = path, None, None
+        self.playhead.clear_media()  # the new item's times must not be clamped to the old video
+        self.overlay.clear()
+        self._overlay_key = None
+        if path is None:
+            self._show_placeholder(EMPTY_HINT if not self.session.items else "no item selected")
+        elif not path.is_file():
+            self._show_placeholder(f"video not found: {path}")
+            self.status.emit(f"video not found: {path}")
+            path = None
+        self.worker.open(path)
+        if path is None:
+            self.video_info.emit(None)
+
+    def _on_opened(self, info: VideoInfo) -> None:
+        if info.path != self.path:
+            return
+        self.info = info
+        self.stack.setCurrentWidget(self.graphics)
+        self.playhead.set_media(info.duration, info.fps, info.frame_index_at, info.frame_time)
+        self.video_info.emit(info)
+        self.worker.request(self.playhead.time)
+
+    def _on_failed(self, path: str, message: str) -> None:
+        if self.path is not None and Path(path) == self.path:
+            if self.info is None:
+                self._show_placeholder(message)
+            self.status.emit(message)
+
+    def _show_placeholder(self, text: str) -> None:
+        self.placeholder.setText(text)
+        self.stack.setCurrentWidget(self.placeholder)
+        self.clock_label.setText("no video")
+
+    # ---- presenting ----------------------------------------------------------------------
+    def _on_frame(self, frame: DecodedFrame) -> None:
+        try:
+            if frame.path != self.path or self.info is None:
+                return
+            first = self.presented is None
+            self.image.setImage(frame.image, autoLevels=False, levels=(0, 255))
+            self.presented = frame
+            if first:
+                h, w = frame.image.shape[:2]
+                self.overlay.frame_width = float(w)
+                self.view.setRange(xRange=(0, w), yRange=(0, h), padding=0.0)
+            self.clock_label.setText(
+                f"{frame.time:9.3f} s   frame {frame.index + 1} / {self.info.frame_count}   "
+                f"{self.info.fps:g} fps   overlays for this frame"
+            )
+            self.render_overlays()
+        finally:
+            self.worker.presented()
+
+    def render_overlays(self) -> None:
+        """Overlays of the presented frame (not of the requested time)."""
+        item = self.session.item(self.selection.item_index)
+        frame = self.presented
+        if item is None or frame is None or self.info is None:
+            self.overlay.clear()
+            self._overlay_key = None
+            return
+        frames = shown_frames(item, frame.time, frame.index, self.info.fps, self.info.frame_index_at)
+        score = self.scores.clue_score(self.selection.run_name, item.index)
+        key = (item.index, self.selection.run_name, tuple(frames), score)
+        if key == self._overlay_key:
+            return  # same boxes as on the previous frame: nothing to redraw while playing
+        self._overlay_key = key
+        self.overlay.render(frame_boxes(item, score, frames))
+
+    def _on_box_edited(self, slot, box) -> None:
+        score = self.scores.clue_score(self.selection.run_name, self.selection.item_index)
+        if score is None or score.parsed is None:
+            return
+        label, frame, position = slot
+        edited = with_box(score.parsed, label, frame, position, box)
+        self.scores.edits.set(self.selection.run_name, self.selection.item_index, edited)
+
+    def shutdown(self) -> None:
+        self.worker.stop()

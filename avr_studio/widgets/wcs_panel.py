@@ -1,0 +1,228 @@
+"""The WCS panel: the engine's breakdown of one item (cluster -> frame -> instance pairs), the run's
+totals with what-if edits applied, the failure reason and the raw model text (plain text only)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from avr_studio.models import ScoreBoard, Selection, Session
+from avr_studio.models.selection import InstanceRef
+from avr_studio.palette import KIND_COLOURS
+from engine.parsing import answer_json_from_parsed, split_reasoning
+from engine.scoring.types import ClueScore, ClusterScore, FrameScore, InstanceMatch
+
+TREE_COLUMNS = ("instance", "GT", "pred", "IoU", "outcome", "LA", "CAP", "score")
+REF_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def _f(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+class WcsPanel(QWidget):
+    def __init__(self, session: Session, selection: Selection, scores: ScoreBoard, parent=None) -> None:
+        super().__init__(parent)
+        self.session, self.selection, self.scores = session, selection, scores
+        self.shown: ClueScore | None = None
+        self._build()
+        self.refresh()
+        selection.item_changed.connect(lambda _i: self.refresh())
+        selection.run_changed.connect(lambda _r: self.refresh())
+        session.runs_changed.connect(self.refresh)
+        scores.changed.connect(self._on_score_changed)
+
+    def _build(self) -> None:
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        self.item_score = QLabel()
+        self.item_score.setObjectName("scoreHeadline")
+        self.totals = QLabel()
+        self.count_line = QLabel()
+        self.failure = QLabel()
+        self.failure.setObjectName("failureReason")
+        self.failure.setWordWrap(True)
+        self.failure.setTextFormat(Qt.TextFormat.PlainText)
+        self.reset_button = QPushButton("Reset to model answer")
+        self.reset_button.clicked.connect(self._reset)
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(len(TREE_COLUMNS))
+        self.tree.setHeaderLabels(list(TREE_COLUMNS))
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setIndentation(12)
+        self.tree.currentItemChanged.connect(self._on_tree_current)
+        self.reasoning = QPlainTextEdit()
+        self.reasoning.setReadOnly(True)
+        self.reasoning.setPlaceholderText("no <think> reasoning in this answer")
+        self.answer = QPlainTextEdit()
+        self.answer.setReadOnly(True)
+
+        head = QHBoxLayout()
+        head.addWidget(self.item_score, 1)
+        head.addWidget(self.reset_button)
+        texts = QSplitter(Qt.Orientation.Vertical)
+        for label, edit in (("reasoning (not scored)", self.reasoning), ("answer (scored)", self.answer)):
+            box = QWidget()
+            lay = QVBoxLayout(box)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.addWidget(QLabel(label))
+            lay.addWidget(edit)
+            texts.addWidget(box)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.tree)
+        split.addWidget(texts)
+        split.setSizes([300, 200])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 0, 0, 0)
+        for widget in (self.title, self.totals, self.count_line):
+            layout.addWidget(widget)
+        layout.addLayout(head)
+        layout.addWidget(self.failure)
+        layout.addWidget(split, 1)
+
+    # ---- model -> view -------------------------------------------------------------------
+    def refresh(self) -> None:
+        item = self.session.item(self.selection.item_index)
+        run = self.session.run(self.selection.run_name)
+        self.shown = self.scores.clue_score(self.selection.run_name, self.selection.item_index)
+        self.title.setText(f"#{item.index} [{item.category}] {item.question}" if item else "no item selected")
+        self._show_totals()
+        self._show_count(run, item)
+        self._show_score(self.shown, run)
+        self._fill_tree(self.shown)
+        self._show_text(run, item)
+
+    def _show_totals(self) -> None:
+        report = self.scores.totals(self.selection.run_name)
+        if report is None:
+            self.totals.setText("")
+            return
+        edited = self.scores.edited_count(self.selection.run_name)
+        note = f"  (what-if: {edited} item{'s' if edited != 1 else ''} edited)" if edited else ""
+        self.totals.setText(f"run {self.selection.run_name}: WCS {report.wcs:.2f}   IFA {report.ifa:.3f}   N {report.n}{note}")
+
+    def _show_count(self, run, item) -> None:
+        count = run.count_score(item.index) if run and item else None
+        if count is None:
+            self.count_line.setText("")
+            return
+        pred = "parse failure" if count.failed else f"{count.count:g}"
+        reason = f" ({count.reason})" if count.reason else ""
+        self.count_line.setText(f"count: predicted {pred}{reason}, GT {count.gt}, |error| {count.abs_error:g}")
+
+    def _show_score(self, score: ClueScore | None, run) -> None:
+        edited = self._edited()
+        self.reset_button.setEnabled(edited)
+        if score is None:
+            self.item_score.setText(
+                "no run loaded" if run is None
+                else "no clue prediction for this item" if run.has_clues
+                else f"run {run.name} has no clue predictions")
+            self.failure.setText("")
+            return
+        suffix = "  (edited)" if edited else ""
+        self.item_score.setText(f"item score {score.score:.4f}   ({100 * score.score:.2f} WCS){suffix}")
+        self.failure.setText(f"instruction-following failure: {score.reason}" if score.failed else "")
+
+    def _edited(self) -> bool:
+        if self.selection.run_name is None or self.selection.item_index is None:
+            return False
+        return self.scores.edits.has(self.selection.run_name, self.selection.item_index)
+
+    def _fill_tree(self, score: ClueScore | None) -> None:
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        if score is not None:
+            for c, cluster in enumerate(score.clusters):
+                node = self._row(self.tree, self._cluster_name(score, cluster), None, cluster.la, cluster.cap, cluster.score)
+                for f, frame in enumerate(cluster.frames):
+                    frame_node = self._row(node, self._frame_name(frame), InstanceRef(c, f), frame.la, frame.cap, frame.score)
+                    frame_node.setText(1, str(frame.n_gt))
+                    frame_node.setText(2, str(frame.n_pred))
+                    for m, match in enumerate(frame.matches):
+                        self._match_row(frame_node, match, InstanceRef(c, f, m))
+        self.tree.expandAll()
+        for column in range(len(TREE_COLUMNS)):
+            self.tree.resizeColumnToContents(column)
+        self.tree.blockSignals(False)
+
+    @staticmethod
+    def _cluster_name(score: ClueScore, cluster: ClusterScore) -> str:
+        if score.category != "attribute":
+            return "all clues"
+        label = cluster.pred_label if cluster.pred_label is not None else "(unassigned)"
+        return f"GT cluster {cluster.gt_cluster + 1} -> '{label}'"
+
+    @staticmethod
+    def _frame_name(frame: FrameScore) -> str:
+        if frame.frame < 0:
+            return "timeline"
+        when = f" @ {frame.timestamp:.2f}s" if frame.timestamp is not None else " (not a GT frame)"
+        return f"Frame{frame.frame + 1}{when}"
+
+    def _row(self, parent, name, ref, la, cap, score) -> QTreeWidgetItem:
+        node = QTreeWidgetItem(parent, [name, "", "", "", "", _f(la), _f(cap), _f(score)])
+        node.setData(0, REF_ROLE, ref)
+        return node
+
+    def _match_row(self, parent, match: InstanceMatch, ref: InstanceRef) -> None:
+        gt = "" if match.gt is None else f"g{match.gt + 1}"
+        pred = "" if match.pred is None else f"p{match.pred + 1}"
+        node = QTreeWidgetItem(parent, [f"{gt or '-'} / {pred or '-'}", gt, pred, _f(match.iou), match.kind, "", "", ""])
+        node.setData(0, REF_ROLE, ref)
+        node.setForeground(4, QBrush(QColor(KIND_COLOURS.get(match.kind, "#000"))))
+
+    def _show_text(self, run, item) -> None:
+        text = run.pred_text("clue", item.index) if run and item else None
+        if text is None and run and item:
+            text = run.pred_text("long", item.index) or run.pred_text("ref", item.index)
+        thinking, answer = split_reasoning(text) if text is not None else (None, "")
+        if self._edited():
+            answer = "what-if edit (scored):\n" + answer_json_from_parsed(
+                self.scores.edits.get(self.selection.run_name, self.selection.item_index)
+            ) + "\n\nmodel answer:\n" + answer
+        self.reasoning.setPlainText(thinking or "")
+        self.answer.setPlainText(answer)
+
+    def _on_score_changed(self, run: str, index: int) -> None:
+        if run == self.selection.run_name:
+            if index == self.selection.item_index:
+                self.refresh()
+            else:
+                self._show_totals()
+
+    # ---- user -> model -------------------------------------------------------------------
+    def _on_tree_current(self, current, _previous) -> None:
+        ref = current.data(0, REF_ROLE) if current is not None else None
+        if ref is not None:
+            self.selection.select_instance(ref)
+
+    def _reset(self) -> None:
+        if self.selection.run_name is not None and self.selection.item_index is not None:
+            self.scores.edits.reset(self.selection.run_name, self.selection.item_index)
+
+    # ---- for tests ---------------------------------------------------------------------
+    def tree_rows(self) -> list[list[str]]:
+        """Every row of the tree, depth-first, as the texts shown."""
+        rows: list[list[str]] = []
+
+        def walk(node: QTreeWidgetItem) -> None:
+            rows.append([node.text(c) for c in range(len(TREE_COLUMNS))])
+            for i in range(node.childCount()):
+                walk(node.child(i))
+
+        for i in range(self.tree.topLevelItemCount()):
+            walk(self.tree.topLevelItem(i))
+        return rows

@@ -1,0 +1,76 @@
+"""Studio tests: offscreen Qt, a tiny synthetic benchmark built once per session."""
+
+from __future__ import annotations
+
+import gc
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from engine.synth import SynthConfig, generate_benchmark  # noqa: E402
+
+TINY = SynthConfig(videos=2, minutes=0.3, width=320, height=180, with_predictions=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_bench(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny_bench")
+    return generate_benchmark(out, TINY)
+
+
+@pytest.fixture(scope="session")
+def run_dirs(tiny_bench) -> list[Path]:
+    return sorted(p for p in tiny_bench.predictions_dir.iterdir() if p.is_dir())
+
+
+@pytest.fixture
+def window(qtbot, tiny_bench, run_dirs, tmp_path):
+    """The main window on the tiny benchmark with every run loaded, muted by a real null output."""
+    from PySide6.QtCore import QSettings
+
+    from avr_studio.main_window import MainWindow
+    from avr_studio.media.audio_out import NullAudioOutput
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, audio_output=NullAudioOutput("Muted: test"))
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    assert win.open_dataset(tiny_bench.dataset_path)
+    assert win.open_videos(tiny_bench.videos_dir)
+    for run in run_dirs:
+        assert win.add_predictions(run)
+    yield win
+    close_and_delete(win)
+
+
+def close_and_delete(widget) -> None:
+    """Close, delete now (not at interpreter exit, where pyqtgraph items can abort the process)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    widget.close()
+    widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.processEvents()
+    gc.collect()
+
+
+def wait_presented(qtbot, win, t: float | None = None, timeout: int = 5000):
+    """Wait until the player shows the frame containing t (default: the playhead time)."""
+    target = win.playhead.time if t is None else t
+
+    def shown():
+        frame = win.player.presented
+        assert frame is not None and win.player.info is not None
+        assert frame.index == win.player.info.frame_index_at(target)
+
+    qtbot.waitUntil(shown, timeout=timeout)
+    return win.player.presented
+
+
+def items_of(bench, category: str):
+    return [item for item in bench.items if item.category == category]
