@@ -14,6 +14,14 @@ from engine.synth import SynthConfig
 APP_NAME = "avr-studio"
 
 
+def _window_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    return width, height
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="avr-studio", description=__doc__)
     parser.add_argument("--demo", action="store_true", help="open a generated synthetic benchmark (built once, cached)")
@@ -26,8 +34,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seek", type=float, help="seconds to seek to after selecting")
     parser.add_argument("--run", help="run to show (default: the first)")
     parser.add_argument("--tab", choices=["inspect", "summary"], default="inspect")
+    parser.add_argument("--mode", choices=["official", "strict"], default="official",
+                        help="answer parsing: official (the benchmark's scripts) or strict")
     parser.add_argument("--screenshot", type=Path, help="write a PNG of the window once loaded, then quit")
-    parser.add_argument("--size", default="1600x1000", help="window size WxH")
+    parser.add_argument("--size", default="1600x1000", type=_window_size, help="window size WxH")
     return parser.parse_args(argv)
 
 
@@ -121,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     from avr_studio.main_window import MainWindow
 
     window = MainWindow()
-    width, height = (int(v) for v in args.size.lower().split("x"))
-    window.resize(width, height)
+    if args.mode != window.session.mode:
+        window.set_scoring_mode(args.mode)
+    window.resize(*args.size)
     window.show()
     load_into(window, dataset, videos, predictions)
     if args.run:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QFont, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -136,8 +136,27 @@ class MainWindow(QMainWindow):
             action.triggered.connect(actions[shortcut.action])
             self.addAction(action)
             self.shortcut_actions[shortcut.action] = action
+        self._build_scoring_menu()
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.shortcut_actions["help"])
+
+    def _build_scoring_menu(self) -> None:
+        """Official = the benchmark's scripts to the letter; strict also reads <answer> tags and digits."""
+        menu = self.menuBar().addMenu("&Scoring")
+        group = QActionGroup(self)
+        self.mode_actions: dict[str, QAction] = {}
+        for mode, text in (("official", "&Official (benchmark scripts)"), ("strict", "&Strict (reads <answer> tags)")):
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(mode == self.session.mode)
+            action.triggered.connect(lambda _=False, m=mode: self.set_scoring_mode(m))
+            group.addAction(action)
+            self.mode_actions[mode] = action
+
+    def set_scoring_mode(self, mode: str) -> None:
+        self.session.set_mode(mode)
+        self.mode_actions[mode].setChecked(True)
+        self.show_status(f"scoring mode: {mode}")
 
     def _connect(self) -> None:
         self.selection.item_changed.connect(self._on_item)

@@ -102,6 +102,16 @@ class Session:
         if self.runs:
             self.runs_changed.emit()
 
+    def set_mode(self, mode: str) -> None:
+        """Re-score every run in `official` (the benchmark's scripts) or `strict` parsing mode."""
+        if mode not in ("official", "strict"):
+            raise ValueError(f"unknown scoring mode {mode!r}")
+        if mode == self.mode:
+            return
+        self.mode = mode
+        self.runs = [self._score_run(run.name, run.path, run.sets) for run in self.runs]
+        self.runs_changed.emit()
+
     def set_videos_dir(self, path: str | Path | None) -> None:
         self.videos_dir = Path(path) if path else None
         self.videos_changed.emit()

@@ -201,3 +201,22 @@ def test_clear_media_lets_a_new_item_seek_past_the_old_duration():
     playhead.seek(42.0)
     playhead.set_media(60.0, 25.0)
     assert playhead.time == 42.0
+
+
+def test_scoring_mode_rescores_runs_through_the_engine(tiny_bench):
+    """Strict mode reads <answer>-tagged counts the official rule scores as 0; numbers stay the engine's."""
+    from engine.predictions import load_predictions
+    from engine.scoring import evaluate_set
+
+    session = Session()
+    session.open_dataset(tiny_bench.dataset_path)
+    thinking = next(p for p in sorted(tiny_bench.predictions_dir.iterdir()) if "thinking" in p.name)
+    session.add_run(thinking)
+    seen = []
+    session.runs_changed.connect(lambda: seen.append(session.mode))
+    session.set_mode("strict")
+    expected = evaluate_set(load_predictions(thinking, "long"), session.items, "strict").report
+    report = session.runs[0].reports["long"]
+    assert seen == ["strict"]
+    assert report.acc == expected.acc and report.mae == expected.mae
+    assert report.parse_failures < evaluate_set(load_predictions(thinking, "long"), session.items).report.parse_failures
