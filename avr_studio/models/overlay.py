@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.benchmark import Item
-from engine.scoring import gt_frame_times
+from engine.scoring import gt_frame_times, gt_frames_by_cluster
 from engine.scoring.types import ClueScore, FrameScore
 
 Box = tuple[float, float, float, float]
@@ -49,17 +49,9 @@ def normalised(box) -> Box:
 
 
 def gt_boxes_by_frame(item: Item) -> list[dict[int, list[Box]]]:
-    """Per GT cluster: frame index -> boxes, numbered as the scorer numbers frames (gt_frame_times)."""
-    times = gt_frame_times(item)
-    frame_of = {t: i for i, t in enumerate(times)}
-    clusters = list(item.clue) if item.category == "attribute" else [item.clue]
-    result = []
-    for cluster in clusters:
-        frames: dict[int, list[Box]] = {}
-        for clue in cluster:
-            frames.setdefault(frame_of[clue.timestamp], []).append(normalised(clue.bbox))
-        result.append(frames)
-    return result
+    """Per GT cluster: frame index -> boxes (corners ordered), in the engine's frame numbering."""
+    return [{f: [normalised(b) for b in boxes] for f, boxes in cluster.items()}
+            for cluster in gt_frames_by_cluster(item)]
 
 
 def shown_frames(item: Item, frame_time: float, frame_index: int, fps: float,

@@ -64,6 +64,12 @@ def _gt_clusters(item: Item) -> list:
     return list(item.clue) if item.category == "attribute" else [item.clue]
 
 
+def gt_frames_by_cluster(item: Item) -> list[FrameBoxes]:
+    """Per GT cluster (object items: one), frame index -> boxes, numbered as the scorer numbers frames."""
+    frame_of = {t: i for i, t in enumerate(gt_frame_times(item))}
+    return [_frames_of(cluster, frame_of) for cluster in _gt_clusters(item)]
+
+
 def _frames_of(boxes: Sequence[BoxClue], frame_of: dict[float, int]) -> FrameBoxes:
     frames: FrameBoxes = {}
     for b in boxes:
@@ -102,9 +108,7 @@ def _event_matches(ious: Matrix, n_pred: int) -> tuple[InstanceMatch, ...]:
 
 # ---------------------------------------------------------------- object
 def _score_object(item: Item, parsed: ParsedClue) -> tuple[ClusterScore, ...]:
-    times = gt_frame_times(item)
-    frame_of = {t: i for i, t in enumerate(times)}
-    score, frames = _frames_score(_frames_of(item.clue, frame_of), parsed.frames, times)
+    score, frames = _frames_score(gt_frames_by_cluster(item)[0], parsed.frames, gt_frame_times(item))
     return (ClusterScore(0, None, score, frames),)
 
 
@@ -161,8 +165,7 @@ def _box_matches(ious: Matrix, n_pred: int, pairs: list[tuple[int, int]]) -> tup
 # ---------------------------------------------------------------- attribute
 def _score_attribute(item: Item, parsed: ParsedClue) -> tuple[ClusterScore, ...]:
     times = gt_frame_times(item)
-    frame_of = {t: i for i, t in enumerate(times)}
-    gt_clusters = [_frames_of(cluster, frame_of) for cluster in item.clue]
+    gt_clusters = gt_frames_by_cluster(item)
     labels = list(parsed.clusters)
     table = [[_frames_score(gt, parsed.clusters[label], times) for label in labels] for gt in gt_clusters]
     if not labels:
