@@ -16,7 +16,7 @@ OKABE_ITO = {
     "reddish_purple": "#CC79A7",
 }
 
-#: Outcome of one GT or predicted instance (engine.scoring.types.InstanceKind, plus "gt" when no run is shown).
+#: Outcome of one GT or predicted instance (engine.results.InstanceKind, plus "gt" when no run is shown).
 KIND_COLOURS = {
     "matched": OKABE_ITO["bluish_green"],
     "mislocalised": OKABE_ITO["sky_blue"],

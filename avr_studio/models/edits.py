@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from avr_studio.models.signals import Signal
-from engine.scoring.types import ParsedClue
+from engine.results import ParsedClue
 
 EditKey = tuple[str, int]  # (run name, item index)
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.benchmark import Item
+from engine.results import ClueScore, FrameScore
 from engine.scoring import gt_frame_times, gt_frames_by_cluster
-from engine.scoring.types import ClueScore, FrameScore
 
 Box = tuple[float, float, float, float]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from avr_studio.models.edits import Edits
 from avr_studio.models.session import Session
 from avr_studio.models.signals import Signal
+from engine.results import ClueReport, ClueScore
 from engine.scoring import clue_report, score_parsed
-from engine.scoring.types import ClueReport, ClueScore
 
 
 class ScoreBoard:

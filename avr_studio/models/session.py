@@ -12,8 +12,8 @@ from pathlib import Path
 from avr_studio.models.signals import Signal
 from engine.benchmark import Item, load_dataset
 from engine.predictions import PredictionSet, load_predictions
+from engine.results import ClueReport, ClueScore, CountScore, LongReport
 from engine.scoring import evaluate_set
-from engine.scoring.types import ClueReport, ClueScore, CountScore, LongReport
 
 #: Folder names of the benchmark's prediction layout -> protocol.
 PROTOCOL_FOLDERS = {"long_acc": "long", "ref_acc": "ref", "clue_acc": "clue"}

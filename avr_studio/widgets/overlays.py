@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QGraphicsRectItem
 
 from avr_studio.models.overlay import OverlayBox
 from avr_studio.palette import LABEL_BACKGROUND, TEXT_ON_DARK, kind_colour
+from avr_studio.widgets.item_layer import ItemLayer
 
 BOX_WIDTH = 3
 Slot = tuple[str | None, int, int]
@@ -32,13 +33,13 @@ class BoxOverlay:
         self.on_box_edited = on_box_edited
         self.boxes: list[OverlayBox] = []
         self.rois: dict[Slot, pg.RectROI] = {}
-        self._static: list = []
+        self._static = ItemLayer(view)  # GT boxes and labels, redrawn per frame
         self._dragging: Slot | None = None
         self.frame_width = 0.0
 
     def render(self, boxes: list[OverlayBox]) -> None:
         self.boxes = boxes
-        self._clear_static()
+        self._static.clear()
         preds = {b.slot: b for b in boxes if b.role == "pred" and b.slot is not None}
         if set(preds) != set(self.rois):
             self._clear_rois()
@@ -89,7 +90,7 @@ class BoxOverlay:
         rect = QGraphicsRectItem(QRectF(x1, y1, x2 - x1, y2 - y1))
         rect.setPen(_pen(box.kind, dashed=False))
         rect.setZValue(10)
-        self._add_static(rect)
+        self._static.add(rect)
 
     def _add_label(self, box: OverlayBox) -> None:
         """GT names above their box, predictions (with the engine's IoU) below; labels of boxes
@@ -102,16 +103,8 @@ class BoxOverlay:
                             border=pg.mkPen(kind_colour(box.kind)), anchor=anchor)
         label.setPos(x2 if right_side else x1, y1 if box.role == "gt" else y2)
         label.setZValue(30)
-        self._add_static(label)
+        self._static.add(label)
 
-    def _add_static(self, item) -> None:
-        self.view.addItem(item)
-        self._static.append(item)
-
-    def _clear_static(self) -> None:
-        for item in self._static:
-            self.view.removeItem(item)
-        self._static.clear()
 
     def _clear_rois(self) -> None:
         for roi in self.rois.values():
@@ -120,7 +113,7 @@ class BoxOverlay:
         self._dragging = None
 
     def clear(self) -> None:
-        self._clear_static()
+        self._static.clear()
         self._clear_rois()
         self.boxes = []
 

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 
 from avr_studio.models import ScoreBoard, Session
 from avr_studio.palette import OKABE_ITO
+from engine.results import LongReport
 from engine.scoring import group_stats
-from engine.scoring.types import LongReport
 
 METRICS = ("acc", "oboa", "mae", "rmse", "wcs", "ifa")
 SUMMARY_COLUMNS = ("run", "protocol", "group", "N", *("Acc %", "OBOA %", "MAE", "RMSE", "WCS", "IFA"))

@@ -28,6 +28,7 @@ from avr_studio.palette import (
     WAVEFORM,
     kind_colour,
 )
+from avr_studio.widgets.item_layer import ItemLayer
 from engine.benchmark import Item
 from engine.scoring import gt_frame_times
 
@@ -63,7 +64,6 @@ class Timeline(QWidget):
         self.audio_path: Path | None = None
         self.rows: list[tuple[str, list[OverlayInterval]]] = []  # (tier name, intervals), GT first
         self.regions: dict[int, pg.LinearRegionItem] = {}  # slot -> editable predicted interval
-        self._static: list = []
         self._labels: list[pg.TextItem] = []  # tIoU labels, hidden where they would overlap
         self._loaders: list[EnvelopeLoader] = []
         self._editing_slot: int | None = None
@@ -85,6 +85,7 @@ class Timeline(QWidget):
         self.graphics.setBackground(TRACK_BACKGROUND)
         self.wave = self.graphics.addPlot(row=0, col=0, viewBox=ScrubViewBox(self.playhead.seek))
         self.tiers = self.graphics.addPlot(row=1, col=0)
+        self._static = ItemLayer(self.tiers)  # tiers, links and labels redrawn per item
         self.graphics.ci.layout.setRowStretchFactor(0, 2)
         self.graphics.ci.layout.setRowStretchFactor(1, 3)
         self.tiers.setXLink(self.wave)
@@ -219,7 +220,8 @@ class Timeline(QWidget):
     # ---- tiers ---------------------------------------------------------------------------
     def render_tiers(self) -> None:
         item = self.session.item(self.selection.item_index)
-        self._clear_static()
+        self._static.clear()
+        self._labels.clear()
         runs = [run for run in self.session.runs if run.has_clues]
         names = ["GT", *[run.name for run in runs]]
         self.tiers.setYRange(0, len(names), padding=0)
@@ -268,7 +270,7 @@ class Timeline(QWidget):
         pens = [self._pen(iv.kind, dashed) for iv in intervals]
         bars = pg.BarGraphItem(x0=[iv.start for iv in intervals], x1=[iv.end for iv in intervals],
                                y0=y0, height=ROW_HEIGHT, brushes=brushes, pens=pens)
-        self._add_static(bars)
+        self._static.add(bars)
 
     @staticmethod
     def _pen(kind: str, dashed: bool, width: float = 2):
@@ -286,12 +288,12 @@ class Timeline(QWidget):
                 continue
             xp, xg = (iv.start + iv.end) / 2, (iv.partner[0] + iv.partner[1]) / 2
             link = pg.PlotCurveItem([xp, xg], [top_of_pred, bottom_of_gt], pen=self._pen(iv.kind, False, 1))
-            self._add_static(link)
+            self._static.add(link)
             label = pg.TextItem(f"tIoU {iv.iou:.2f}", color=TEXT_ON_DARK, fill=pg.mkBrush(LABEL_BACKGROUND),
                                 anchor=(0.5, 0.5))
             label.setPos((xp + xg) / 2, (top_of_pred + bottom_of_gt) / 2)
             label.setZValue(40)
-            self._add_static(label)
+            self._static.add(label)
             self._labels.append(label)
 
     def _sync_regions(self, preds: list[OverlayInterval], row: int, n_rows: int) -> None:
@@ -360,7 +362,7 @@ class Timeline(QWidget):
             return
         label = pg.TextItem(text, color=KIND_COLOURS["missed"], anchor=(0, 0.5))
         label.setPos(max(0.0, self.wave.viewRange()[0][0]), self._row_y(row, n_rows) + ROW_HEIGHT / 2)
-        self._add_static(label)
+        self._static.add(label)
 
     def _add_ticks(self, times: list[float], colours: list[str], row: int, n_rows: int) -> None:
         if not times:
@@ -368,18 +370,7 @@ class Timeline(QWidget):
         y = self._row_y(row, n_rows) + ROW_HEIGHT / 2
         ticks = pg.ScatterPlotItem(x=times, y=[y] * len(times), symbol="|", size=26,
                                    pen=[pg.mkPen(c, width=3) for c in colours], brush=None)
-        self._add_static(ticks)
-
-    # ---- helpers -------------------------------------------------------------------------
-    def _add_static(self, item) -> None:
-        self.tiers.addItem(item)
-        self._static.append(item)
-
-    def _clear_static(self) -> None:
-        for item in self._static:
-            self.tiers.removeItem(item)
-        self._static.clear()
-        self._labels.clear()
+        self._static.add(ticks)
 
     def declutter_labels(self) -> None:
         """Show a tIoU label only where it does not overlap the one before it (per tier row)."""

@@ -21,7 +21,7 @@ from avr_studio.models import ScoreBoard, Selection, Session
 from avr_studio.models.selection import InstanceRef
 from avr_studio.palette import KIND_COLOURS
 from engine.parsing import answer_json_from_parsed, split_reasoning
-from engine.scoring.types import ClueScore, ClusterScore, FrameScore, InstanceMatch
+from engine.results import ClueScore, ClusterScore, FrameScore, InstanceMatch
 
 TREE_COLUMNS = ("instance", "GT", "pred", "IoU", "outcome", "LA", "CAP", "score")
 REF_ROLE = Qt.ItemDataRole.UserRole + 1

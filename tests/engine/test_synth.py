@@ -88,12 +88,16 @@ def test_ground_truth_matches_an_independent_recount_of_the_whole_scene(bench, s
         assert _recount(scenes[item.video], item) == item.answer, item.question
 
 
-def test_boxes_cover_exactly_the_painted_pixels(bench, scenes):
+def _box_items(bench, scenes):
+    """(item, scene, painter) for every object and attribute item."""
     for item in bench[1].items:
-        if item.category == "event":
-            continue
-        scene = scenes[item.video]
-        painter = Painter(scene)
+        if item.category != "event":
+            scene = scenes[item.video]
+            yield item, scene, Painter(scene)
+
+
+def test_boxes_cover_exactly_the_painted_pixels(bench, scenes):
+    for item, scene, painter in _box_items(bench, scenes):
         for box in _boxes(item):
             x1, y1, x2, y2 = (int(v) for v in box.bbox)
             rgb = painter.paint(_frame(scene, box.timestamp)).astype(int)
@@ -107,11 +111,7 @@ def test_boxes_cover_exactly_the_painted_pixels(bench, scenes):
 
 
 def test_object_boxes_have_the_target_colour_and_clusters_one_colour_each(bench, scenes):
-    for item in bench[1].items:
-        if item.category == "event":
-            continue
-        scene = scenes[item.video]
-        painter = Painter(scene)
+    for item, scene, painter in _box_items(bench, scenes):
 
         def colour_at(box, painter=painter, scene=scene):
             x1, y1, x2, y2 = (int(v) for v in box.bbox)

@@ -252,32 +252,34 @@ def test_breakdown_row_seeks_to_its_frame(qtbot, window, tiny_bench):
     assert frame.index == window.player.info.frame_index_at(gt_frame_times(item)[0])
 
 
-def test_clicking_the_timeline_seeks(qtbot, window, tiny_bench):
+def _event_timeline_zoomed(qtbot, window, tiny_bench):
+    """The first event item selected, its timeline zoomed to 2-8 s."""
+    select(qtbot, window, items_of(tiny_bench, "event")[0].index)
+    window.timeline.zoom_to(2.0, 8.0, margin_fraction=0)
+    qtbot.wait(50)
+    return window.timeline
+
+
+def _viewport_point(timeline, plot, x: float, y: float):
+    """Widget coordinates of data point (x, y) on one of the timeline's plots."""
     from PySide6.QtCore import QPointF
 
-    select(qtbot, window, items_of(tiny_bench, "event")[0].index)
-    timeline = window.timeline
-    timeline.zoom_to(2.0, 8.0, margin_fraction=0)
-    qtbot.wait(50)
-    vb = timeline.tiers.getViewBox()
-    scene_point = vb.mapViewToScene(QPointF(5.0, 0.2))
-    pos = timeline.graphics.mapFromScene(scene_point)
+    return timeline.graphics.mapFromScene(plot.getViewBox().mapViewToScene(QPointF(x, y)))
+
+
+def test_clicking_the_timeline_seeks(qtbot, window, tiny_bench):
+    timeline = _event_timeline_zoomed(qtbot, window, tiny_bench)
+    pos = _viewport_point(timeline, timeline.tiers, 5.0, 0.2)
     qtbot.mouseClick(timeline.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     assert window.playhead.time == pytest.approx(5.0, abs=0.1)
 
 
 def test_dragging_on_the_waveform_scrubs(qtbot, window, tiny_bench):
-    from PySide6.QtCore import QPointF
-
-    select(qtbot, window, items_of(tiny_bench, "event")[0].index)
-    timeline = window.timeline
-    timeline.zoom_to(2.0, 8.0, margin_fraction=0)
-    qtbot.wait(50)
-    vb = timeline.wave.getViewBox()
+    timeline = _event_timeline_zoomed(qtbot, window, tiny_bench)
     before = timeline.wave.viewRange()[0]
     viewport = timeline.graphics.viewport()
-    start = timeline.graphics.mapFromScene(vb.mapViewToScene(QPointF(3.0, 0.0)))
-    end = timeline.graphics.mapFromScene(vb.mapViewToScene(QPointF(6.0, 0.0)))
+    start = _viewport_point(timeline, timeline.wave, 3.0, 0.0)
+    end = _viewport_point(timeline, timeline.wave, 6.0, 0.0)
     qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
     for k in range(1, 11):
         qtbot.mouseMove(viewport, start + (end - start) * k / 10)
