@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from engine.resources import resource_path
 
-STYLE_PATH = Path(__file__).resolve().parent.parent / "resources" / "studio.qss"
+STYLE_PATH = resource_path("studio.qss")
 
 
 def apply_style(app) -> None:

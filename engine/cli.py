@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -123,11 +124,17 @@ def _is_user_error(exc: Exception) -> bool:
     return isinstance(exc, UserError) or (media is not None and isinstance(exc, media.MediaError))
 
 
+# Command modules under engine/commands/, each with add_parser(subparsers).
+_COMMAND_MODULES: tuple[str, ...] = ()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avr", description="AV-Reasoner Studio command line")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_eval_parser, _synth_parser, _demo_parser):
         add(sub)
+    for module_name in _COMMAND_MODULES:
+        importlib.import_module(module_name).add_parser(sub)
     return parser
 
 
