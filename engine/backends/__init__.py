@@ -1,0 +1,1 @@
+"""Model backends: item + protocol + reasoning style -> streamed raw text. See base.py."""
