@@ -127,7 +127,7 @@ def test_box_spam_costs_but_official_variant_pays():
 @pytest.mark.parametrize("reward", [qa_accuracy_reward, count_reward, temporal_iou_reward, spatial_iou_reward])
 def test_unreadable_answers_score_zero_and_never_raise(reward):
     junk = ["", "<answer></answer>", wrap("[[NaN, NaN]]"), wrap("[[Infinity, 0, 1, 1]]"), wrap("{"), wrap("null"),
-            wrap('{"a": [1, 2]}'), None, 42, [{"role": "assistant"}], [{"role": "assistant", "content": None}],
+            wrap('{"a": []}'), None, 42, [{"role": "assistant"}], [{"role": "assistant", "content": None}],
             wrap("1e999")]
     solutions = {qa_accuracy_reward: "C", count_reward: 3, temporal_iou_reward: [[1, 2]],
                  spatial_iou_reward: [[0, 0, 1, 1]]}[reward]
