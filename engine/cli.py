@@ -125,7 +125,7 @@ def _is_user_error(exc: Exception) -> bool:
 
 
 # Command modules under engine/commands/, each with add_parser(subparsers).
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("engine.commands.train",)
 
 
 def build_parser() -> argparse.ArgumentParser:
