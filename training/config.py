@@ -26,6 +26,7 @@ MANAGED_TRAINER_FIELDS = {
     "output_dir": "checkpoints go to <run>/checkpoints/<stage>",
     "run_name": "the stage name is used",
     "resume_from_checkpoint": "use `avr train --resume RUN_DIR`",
+    "num_train_epochs": "set the stage's `epochs` (GRPO filters before each epoch)",
     "reward_weights": "set weights in the stage's `rewards:` mapping",
     "remove_unused_columns": "media columns must reach the trainer (always false)",
     "dataset_kwargs": "the SFT collator prepares samples (skip_prepare_dataset)",
@@ -119,6 +120,8 @@ class StageSettings(_Strict):
     epochs: int = Field(1, ge=1)
     max_samples: int | None = Field(None, ge=1)
     filter: FilterSettings | None = None
+    format_probe: int = Field(4, ge=0, description="sft: samples whose sampled answers are format-checked "
+                                                   "before and after the stage (0: off)")
     rewards: dict[str, float] = Field(default_factory=dict)
     trainer: dict[str, Any] = Field(default_factory=dict)
 
@@ -216,9 +219,10 @@ def load_config(path: str | Path, check_trainer: bool = True) -> TrainConfig:
 def resolve_paths(config: TrainConfig, base_dir: Path) -> TrainConfig:
     """Relative data and model paths are relative to the config file; stored absolute in the run."""
     def absolute(value: str | None) -> str | None:
-        if value is None or Path(value).expanduser().is_absolute():
+        if value is None:
             return value
-        return str((base_dir / value).resolve())
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else (base_dir / path).resolve())
 
     model_path = config.model.path if config.model.path == "tiny" else absolute(config.model.path)
     data = [d.model_copy(update={"path": absolute(d.path), "videos": absolute(d.videos)}) for d in config.data]

@@ -179,13 +179,12 @@ class MediaSFTCollator:
 
 
 def sft_target(sample: TrainSample) -> str:
-    """The cold-start SFT answer: a short reasoning line, then the solution in the answer format."""
+    """The cold-start SFT answer: the answer format with the solution (the synthetic and public data
+    carry no reasoning text, so the thinking part is a short task cue)."""
     value = sample.solution_value
     answer = value if isinstance(value, str) else json.dumps(value)
-    reasoning = {
-        "counting": "I count each occurrence in the clip.",
-        "qa": "I compare the options with what I see and hear.",
-        "temporal_grounding": "I list when each occurrence starts and ends.",
-        "spatial_grounding": "I locate each object in the frames shown.",
-    }[sample.task]
-    return f"<think>{reasoning}</think><answer>{answer}</answer>"
+    return f"<think>{SFT_THINK[sample.task]}</think><answer>{answer}</answer>"
+
+
+SFT_THINK = {"counting": "I count.", "qa": "I compare.", "temporal_grounding": "I find the times.",
+             "spatial_grounding": "I find the boxes."}
