@@ -167,3 +167,21 @@ def test_a_lora_adapter_loads_on_its_base_and_changes_the_answer(backend, long_r
     finally:
         adapted.close()
     assert adapted_answer and adapted_answer != base_answer
+
+
+@pytest.mark.slow
+def test_a_tiny_qwen3_omni_runs_through_the_same_worker(long_requests, tmp_path: Path) -> None:
+    from engine.dev.tiny_model import build_tiny_model
+
+    model_dir = build_tiny_model(tmp_path / "qwen3", family="qwen3_omni")
+    assert json.loads((model_dir / "config.json").read_text())["model_type"] == "qwen3_omni_moe_thinker"
+    qwen3 = create_backend("transformers", model=str(model_dir), debug=True, generate_kwargs={"min_new_tokens": 8},
+                           max_new_tokens=8)
+    try:
+        assert qwen3.worker.info["family"] == "qwen3_omni"
+        chunks = list(qwen3.generate(long_requests[1][0]))
+        stats = qwen3.last_stats
+    finally:
+        qwen3.close()
+    assert chunks and stats["new_tokens"] == 8
+    assert stats["encoder_calls"]["visual"] >= 1 and stats["encoder_calls"]["audio_tower"] >= 1
