@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -93,10 +94,43 @@ def test_killing_the_worker_mid_generation_then_the_next_request_works(backend, 
     chunks = list(backend.generate(request))  # a new worker starts and answers
     assert backend.worker.pid != first_pid
     assert backend.last_stats["new_tokens"] == 24 and chunks
-    # Cancel (what the runner does on a timeout) stops the worker too.
+
+
+def test_a_run_records_the_crash_on_its_item_and_goes_on(backend, long_requests, synth_bench: Path,
+                                                         tmp_path: Path) -> None:
+    from engine.runs import ResultsFile, RunSpec, run_batch
+
+    items, requests = long_requests
+    by_index = {r.index: r for r in requests}
+    spec = RunSpec(backend="transformers", dataset=synth_bench / "dataset.json", videos=synth_bench / "videos",
+                   protocol="long", out=tmp_path / "run.jsonl", item_timeout=120)
+    results = ResultsFile.open(spec.out, {"backend": "transformers", "model": backend.model_id})
+    if not backend.worker.alive:
+        backend.worker.start()
+    victim = backend.worker.pid
+
+    def kill_soon() -> None:  # item 1 would run for thousands of tokens; item 2 gets the usual 24
+        time.sleep(1.0)
+        backend.max_new_tokens, backend.generate_kwargs = None, {"min_new_tokens": 24}
+        os.kill(victim, signal.SIGKILL)
+
+    with _endless(backend):
+        killer = threading.Thread(target=kill_soon)
+        killer.start()
+        summary = run_batch(spec, items[:2], backend, lambda item: by_index[item.index], results)
+        killer.join()
+    rows = [json.loads(line) for line in spec.out.read_text().splitlines()]
+    assert [r["index"] for r in rows] == [items[0].index, items[1].index]
+    assert "worker died (killed by SIGKILL) while answering item" in rows[0]["error"]
+    assert rows[1]["error"] is None and rows[1]["pred"]
+    assert (summary.answered, summary.failed) == (1, 1)
+
+
+def test_cancel_stops_generation_and_the_worker(backend, long_requests) -> None:
+    """What the runner does on a timeout or Ctrl-C (runs last: it leaves no worker behind)."""
     cancel = threading.Event()
     with _endless(backend), pytest.raises(Cancelled):
-        for _ in backend.generate(request, cancel):
+        for _ in backend.generate(long_requests[1][0], cancel):
             cancel.set()
     assert not backend.worker.alive
 
