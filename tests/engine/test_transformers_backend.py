@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.backends.base import BackendUnavailable, Cancelled, WorkerCrashed, create_backend
+from engine.backends.base import BackendError, BackendUnavailable, Cancelled, WorkerCrashed, create_backend
 from engine.backends.inputs import InputOptions, RequestBuilder
 from engine.backends.prompts import load_prompt_set
 from engine.benchmark import load_dataset
@@ -79,6 +79,20 @@ def test_tiny_model_answers_a_synthetic_item_through_the_worker(backend, long_re
     assert report.parse_failures == (0 if parsed.ok else 1)
     if parsed.ok:
         assert score.abs_error == abs(parsed.value - items[0].answer)
+
+
+def test_a_model_error_is_an_item_error_and_the_worker_stays(backend, long_requests) -> None:
+    _, requests = long_requests
+    pid = backend.worker.pid
+    saved = dict(backend.generate_kwargs)
+    backend.generate_kwargs = {"not_a_generation_argument": 1}
+    try:
+        with pytest.raises(BackendError, match="transformers worker: ValueError: .*not_a_generation_argument") as caught:
+            list(backend.generate(requests[0]))
+    finally:
+        backend.generate_kwargs = saved
+    assert not isinstance(caught.value, WorkerCrashed)
+    assert backend.worker.pid == pid and list(backend.generate(requests[0]))
 
 
 def test_killing_the_worker_mid_generation_then_the_next_request_works(backend, long_requests) -> None:
