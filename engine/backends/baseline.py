@@ -259,13 +259,15 @@ def _episodes(timeline: list[tuple[float, list[Blob]]], step: float) -> list[tup
     return [(a, b + step) for a, b in runs]
 
 
-def _new_objects(timeline: list[tuple[float, list[Blob]]]) -> list[tuple[float, Blob]]:
-    """A matching blob not overlapping one in the previous sample is a new object."""
+def _new_objects(timeline: list[tuple[float, list[Blob]]], memory: float = 1.0) -> list[tuple[float, Blob]]:
+    """A matching blob overlapping none seen in the last `memory` seconds is a new object
+    (so one missed detection does not count an object twice)."""
     objects: list[tuple[float, Blob]] = []
-    previous: list[Blob] = []
+    recent: list[tuple[float, Blob]] = []
     for t, blobs in timeline:
-        objects += [(t, b) for b in blobs if not any(_iou(b.box, p.box) > _SAME_OBJECT_IOU for p in previous)]
-        previous = blobs
+        recent = [(seen, b) for seen, b in recent if t - seen <= memory]
+        objects += [(t, b) for b in blobs if not any(_iou(b.box, r.box) > _SAME_OBJECT_IOU for _, r in recent)]
+        recent += [(t, b) for b in blobs]
     return objects
 
 
