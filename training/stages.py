@@ -146,21 +146,42 @@ def _setup_logging(run: RunDir) -> None:
 
 # ---------------------------------------------------------------- model and data
 def prepare_model(ctx: Context) -> Path:
-    """The first stage's starting model: the configured folder, or the tiny model built in the run."""
-    settings = ctx.config.model
-    if settings.path != "tiny":
-        path = Path(settings.path)
-        if not (path / "config.json").is_file():
-            raise UserError(f"model.path {path}: not a model folder (no config.json)")
-        return path
+    """The first stage's starting model: a thinker folder as given; a full-layout checkpoint saved as a
+    thinker on its own in the run first (trl rebuilds the reference model from the model's saved path,
+    which fails on a thinker taken from a full checkpoint); `tiny`: the tiny model built in the run."""
+    from engine.backends.base import BackendUnavailable
+    from engine.backends.model_folder import inspect_model_folder
+
     target = ctx.run.root / "model_init"
-    if not (target / "config.json").is_file() or not (target / "model.safetensors").is_file():
+    settings = ctx.config.model
+    if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    if settings.path == "tiny":
         from engine.dev.tiny_model import build_tiny_model
 
-        shutil.rmtree(target, ignore_errors=True)
         log.info("building the tiny Qwen2.5-Omni thinker in %s", target)
         build_tiny_model(target, seed=ctx.config.seed)
+        return target
+    try:
+        folder = inspect_model_folder(settings.path)
+    except BackendUnavailable as exc:
+        raise UserError(f"model.path: {exc}") from None
+    if folder.layout != "full" or folder.adapter is not None:
+        return Path(settings.path)
+    log.info("saving the thinker of the full checkpoint %s on its own in %s", settings.path, target)
+    from transformers import AutoProcessor
+
+    model = _thinker_class(folder.thinker_class).from_pretrained(str(folder.weights), dtype="auto")
+    model.save_pretrained(str(target))
+    AutoProcessor.from_pretrained(str(folder.weights)).save_pretrained(str(target))
     return target
+
+
+def _thinker_class(name: str):
+    import transformers
+
+    return getattr(transformers, name)
 
 
 def prepare_samples(ctx: Context) -> list[TrainSample]:
@@ -203,37 +224,28 @@ def _generate_synth(ctx: Context, k: int) -> Path:
 
 
 def load_policy(path: Path, settings: ModelSettings):
-    """The thinker at `path` (or a LoRA adapter folder on its base), encoders frozen as configured."""
+    """The thinker at `path` (or a LoRA adapter folder on its base, trainable), encoders frozen as configured."""
     import torch
-    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
 
+    from engine.backends.model_folder import inspect_model_folder
+
+    folder = inspect_model_folder(path)
     kwargs = {}
     if settings.dtype != "auto":
         kwargs["dtype"] = getattr(torch, settings.dtype)
     if settings.attn_implementation:
         kwargs["attn_implementation"] = settings.attn_implementation
-    adapter = (path / "adapter_config.json").is_file()
-    base = _adapter_base(path) if adapter else path
-    model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(str(base), **kwargs)
-    if adapter:
+    model = _thinker_class(folder.thinker_class).from_pretrained(str(folder.weights), **kwargs)
+    if folder.adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(path), is_trainable=True)
+        model = PeftModel.from_pretrained(model, str(folder.adapter), is_trainable=True)
     for flag, part in ENCODER_PARTS.items():
         if getattr(settings, flag):
             for name, param in model.named_parameters():
                 if part in name.split(".") and "lora_" not in name:
                     param.requires_grad_(False)
     return model
-
-
-def _adapter_base(path: Path) -> Path:
-    import json
-
-    base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
-    if not base or not Path(base).is_dir():
-        raise UserError(f"{path}: the adapter's base model {base!r} is not a local folder")
-    return Path(base)
 
 
 def peft_config(settings: ModelSettings):
@@ -261,18 +273,14 @@ def run_stage(ctx: Context, index: int, start: Path) -> str:
     samples = _stage_samples(ctx, index)
     from transformers import AutoProcessor
 
+    from engine.backends.model_folder import processor_folder
     from training.inputs import MediaCache
 
-    processor = AutoProcessor.from_pretrained(str(_processor_dir(start)))
+    processor = AutoProcessor.from_pretrained(processor_folder(start))
     cache = MediaCache(processor, _input_options(ctx.config))
     model = load_policy(start, ctx.config.model)
     trainer_kind = _train_sft if stage.kind == "sft" else _train_grpo
     return trainer_kind(ctx, stage, samples, model, processor, cache, offset)
-
-
-def _processor_dir(path: Path) -> Path:
-    return path if (path / "preprocessor_config.json").is_file() or (path / "processor_config.json").is_file() \
-        else _adapter_base(path)
 
 
 def _input_options(config: TrainConfig):

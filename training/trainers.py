@@ -83,6 +83,9 @@ class MediaGRPOTrainer(GRPOTrainer):
 
     def _generate_and_score_completions(self, inputs: list[dict]) -> dict:
         mode = "train" if self.model.training else "eval"
+        if "sample" not in inputs[0]:  # text-only rows: trl's own path
+            self._generation_media.pop(mode, None)
+            return super()._generate_and_score_completions(inputs)
         rows = [self.media_cache.get(sample_of_row(row)) for row in inputs]
         self._rows_media = rows
         try:
@@ -151,7 +154,8 @@ class MediaSFTCollator:
         self.tokenizer = getattr(processor, "tokenizer", processor)
         self.media_cache = media_cache
         self.max_length = max_length
-        self.end_ids = self.tokenizer("<|im_end|>\n", add_special_tokens=False)["input_ids"]
+        # the end-of-turn token closes the answer, as engine.backends.qwen_inputs closes a completion
+        self.end_ids = self.tokenizer(self.tokenizer.eos_token or "<|im_end|>", add_special_tokens=False)["input_ids"]
 
     def __call__(self, examples: list[dict]) -> dict:
         rows, sequences, labels = [], [], []
