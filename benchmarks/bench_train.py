@@ -65,7 +65,7 @@ def run_one(kind: str, model_dir: str, steps: int, generations: int, completion_
         args = GRPOConfig(output_dir=out, bf16=cuda, per_device_train_batch_size=generations,
                           num_generations=generations, max_completion_length=completion_tokens, max_steps=steps,
                           learning_rate=1e-6, report_to=[], save_strategy="no", logging_steps=1, seed=0,
-                          gradient_checkpointing=False, shuffle_dataset=False)
+                          activation_checkpointing=False, shuffle_dataset=False)
         common = dict(model=model, reward_funcs=[reward_by_length], args=args, processing_class=tokenizer,
                       train_dataset=Dataset.from_list([{"prompt": p} for p in PROMPTS]), callbacks=[Timer()])
         if kind == "ours":

@@ -79,7 +79,7 @@ def one_step(trainer_cls, model_dir, sample, tmp_path):
     cache = MediaCache(processor, InputOptions(num_frames=2))
     args = trl.GRPOConfig(output_dir=str(tmp_path), bf16=False, per_device_train_batch_size=4, num_generations=4,
                           max_completion_length=8, max_steps=1, learning_rate=0.0, report_to=[], save_strategy="no",
-                          gradient_checkpointing=False, logging_steps=1, seed=3)
+                          activation_checkpointing=False, logging_steps=1, seed=3)
     probe = GradProbe()
     trainer = trainer_cls(model=model, reward_funcs=[varied_reward], args=args, processing_class=processor,
                           train_dataset=Dataset.from_list([dataset_row(sample)] * 4), media_cache=cache,
