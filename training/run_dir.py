@@ -46,8 +46,11 @@ def now_iso() -> str:
 class RunDir:
     """Paths and writers of one run folder. Status writes are serialised and atomic."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, writer: bool = True) -> None:
+        """`writer=False` (the non-main processes of a multi-GPU run): status is kept in memory and
+        nothing is written; the main process owns every file of the folder."""
         self.root = Path(root)
+        self.writer = writer
         self._lock = threading.Lock()
         self._status: dict[str, Any] | None = None
         self._heartbeat: threading.Thread | None = None
@@ -105,6 +108,10 @@ class RunDir:
     # ------------------------------------------------------------ creation
     def create(self, config: dict, stages: Iterable[tuple[str, str]], command: list[str]) -> None:
         """A new run: refuses a folder that already holds anything."""
+        if not self.writer:
+            wait_for(lambda: self.status_json.is_file() and self.run_json.is_file(), f"{self.root} created")
+            self._status = json.loads(self.status_json.read_text(encoding="utf-8"))
+            return
         if self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
             raise RunDirError(f"{self.root} is not empty; choose a new folder (or `avr train --resume {self.root}`)")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -127,6 +134,8 @@ class RunDir:
             self._status = json.loads(self.status_json.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise RunDirError(f"{self.root}: cannot read the run files ({exc})") from None
+        if not self.writer:
+            return run
         if self._status.get("state") == "done":
             raise RunDirError(f"{self.root}: the run is already done")
         if self._status.get("state") == "running" and _alive(self._status.get("pid")) \
@@ -142,6 +151,8 @@ class RunDir:
         return self._status
 
     def _write_status(self) -> None:
+        if not self.writer:
+            return
         self._status["heartbeat"] = now_iso()
         self._status["heartbeat_unix"] = time.time()
         write_json_atomic(self.status_json, self._status)
@@ -161,6 +172,9 @@ class RunDir:
 
     def start_heartbeat(self) -> None:
         """Rewrite status.json every HEARTBEAT_SECONDS from a daemon thread, until stop_heartbeat()."""
+        if not self.writer:
+            return
+
         def beat() -> None:
             while not self._stop_heartbeat.wait(HEARTBEAT_SECONDS):
                 with self._lock:
@@ -177,18 +191,23 @@ class RunDir:
 
     # ------------------------------------------------------------ logs
     def log_metrics(self, row: dict) -> None:
-        append_jsonl(self.metrics, row)
+        if self.writer:
+            append_jsonl(self.metrics, row)
 
     def log_completion(self, row: dict) -> None:
-        append_jsonl(self.completions, row)
+        if self.writer:
+            append_jsonl(self.completions, row)
 
     def log_filter(self, row: dict) -> None:
-        append_jsonl(self.filter_log, row)
+        if self.writer:
+            append_jsonl(self.filter_log, row)
 
     def forget_steps_after(self, stage: str, step: int) -> int:
         """Drop metric and completion rows of `stage` logged after `step` (work lost with the process
         that logged them and about to be redone), so a resumed run never logs a step twice."""
         dropped = 0
+        if not self.writer:
+            return dropped
         for path in (self.metrics, self.completions):
             if not path.is_file():
                 continue
@@ -205,6 +224,20 @@ class RunDir:
                     kept.append(line)
             write_text_atomic(path, "".join(line + "\n" for line in kept))
         return dropped
+
+
+def is_main_process() -> bool:
+    """Rank 0 of an `accelerate launch` (or the only process): the one that writes the run folder."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def wait_for(condition, what: str, timeout: float = 24 * 3600.0, poll: float = 1.0) -> None:
+    """Block a non-main process until the main process has written what it needs."""
+    deadline = time.time() + timeout
+    while not condition():
+        if time.time() > deadline:
+            raise RunDirError(f"timed out waiting for {what}")
+        time.sleep(poll)
 
 
 def read_jsonl(path: str | Path) -> list[dict]:

@@ -34,7 +34,7 @@ from training.config import (
 from training.curriculum import stage_data
 from training.data import TrainSample, load_samples, write_samples
 from training.filtering import ModelRollout, StopRequested, run_filter, task_rewards
-from training.run_dir import RunDir, now_iso, read_jsonl
+from training.run_dir import RunDir, is_main_process, now_iso, read_jsonl, wait_for
 from training.samplers import balanced_order
 
 log = logging.getLogger("training")
@@ -56,13 +56,13 @@ def start_run(config_path: str | Path, out: str | Path, argv: list[str]) -> int:
     problems = device_warnings(config)
     if problems:
         raise UserError(f"{config_path}: {problems[0]}")
-    run = RunDir(out)
+    run = RunDir(out, writer=is_main_process())
     run.create(config_to_dict(config), [(s.name, s.kind) for s in config.stages], list(argv))
     return run_pipeline(run, config)
 
 
 def resume_run(run_dir: str | Path) -> int:
-    run = RunDir(run_dir)
+    run = RunDir(run_dir, writer=is_main_process())
     saved = run.open_existing()
     try:
         config = parse_config(saved["config"], f"{run.run_json} (config)")
@@ -154,7 +154,14 @@ def prepare_model(ctx: Context) -> Path:
 
     target = ctx.run.root / "model_init"
     settings = ctx.config.model
-    if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
+    def ready() -> bool:
+        return ((target / "config.json").is_file() and any(target.glob("*.safetensors"))
+                and any((target / f).is_file() for f in ("processor_config.json", "preprocessor_config.json")))
+
+    if ready():
+        return target
+    if not ctx.run.writer and (settings.path == "tiny" or _is_full_layout(settings.path)):
+        wait_for(ready, f"{target} written by the main process")
         return target
     shutil.rmtree(target, ignore_errors=True)
     if settings.path == "tiny":
@@ -178,6 +185,13 @@ def prepare_model(ctx: Context) -> Path:
     return target
 
 
+def _is_full_layout(path: str) -> bool:
+    from engine.backends.model_folder import inspect_model_folder
+
+    folder = inspect_model_folder(path)
+    return folder.layout == "full" and folder.adapter is None
+
+
 def _thinker_class(name: str):
     import transformers
 
@@ -187,6 +201,8 @@ def _thinker_class(name: str):
 def prepare_samples(ctx: Context) -> list[TrainSample]:
     """Every data source read once into data/samples.jsonl (a resumed run reads that file back)."""
     path = ctx.run.data_dir() / "samples.jsonl"
+    if not ctx.run.writer:
+        wait_for(path.is_file, f"{path} written by the main process")
     if path.is_file():
         return load_samples(path)
     from training.data import samples_from_benchmark, samples_from_music_avqa, samples_from_unav100
@@ -294,6 +310,8 @@ def _stage_samples(ctx: Context, index: int) -> list[TrainSample]:
     """The stage's own + review samples, drawn once and saved (a resumed stage trains on the same)."""
     stage = ctx.config.stages[index]
     path = ctx.run.data_dir() / f"{stage.name}.jsonl"
+    if not ctx.run.writer:
+        wait_for(path.is_file, f"{path} written by the main process")
     if path.is_file():
         return load_samples(path)
     data = stage_data(ctx.config.stages, index, ctx.samples, ctx.config.seed)
@@ -328,8 +346,11 @@ def _train(ctx: Context, stage: StageSettings, trainer, processor) -> str:
     if ctx.stop():
         return "stopped"
     final = run.final_checkpoint(stage.name)
-    trainer.save_model(str(final))
-    processor.save_pretrained(str(final))
+    trainer.save_model(str(final))  # every process takes part (DeepSpeed gathers); the main one writes
+    if run.writer:
+        processor.save_pretrained(str(final))
+    else:
+        wait_for(lambda: (final / "processor_config.json").is_file(), f"{final} written by the main process")
     run.update_stage(stage.name, state="done", step=trainer.state.global_step, checkpoint=str(final),
                      finished=now_iso())
     log.info("stage %s done at step %d", stage.name, trainer.state.global_step)
@@ -434,6 +455,9 @@ def _filtered_epochs(ctx, stage, samples, model, processor, cache, args) -> list
 
 def _filter_epoch(ctx, stage, epoch, samples, model, processor, cache, args):
     settings = stage.filter
+    if not ctx.run.writer:  # the main process rolls out; the others read its results
+        wait_for(lambda: any(r.get("stage") == stage.name and r.get("epoch") == epoch
+                             for r in read_jsonl(ctx.run.filter_log)), f"the filter of {stage.name}")
     rollout = ModelRollout(model, processor, cache, settings.max_new_tokens or args.max_completion_length,
                            temperature=args.temperature)
     log.info("stage %s epoch %d: filtering %d samples with %d rollouts each", stage.name, epoch, len(samples),
