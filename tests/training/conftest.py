@@ -112,4 +112,5 @@ def smoke_run(tmp_path_factory) -> SmokeRun:
     # 3. resume to the end
     proc = _avr(run, "--resume", str(run.root))
     run.final_code = proc.wait(TIMEOUT)
+    run.trainer_pids.append(read_json(run.root / "status.json").get("pid"))
     return run
