@@ -70,6 +70,7 @@ class InputSettings(_Strict):
     num_frames: int = Field(16, ge=2, description="frames per clip when a sample does not say")
     audio: bool = True
     max_audio_seconds: float = Field(600.0, gt=0)
+    max_pixels: int | None = Field(None, ge=784, description="per-frame pixel budget (default: the backend's)")
 
 
 class SynthGenerate(_Strict):
@@ -107,7 +108,6 @@ class FilterSettings(_Strict):
     rollouts: int = Field(5, ge=1)
     iou_threshold: float = Field(0.9, ge=0.0, le=1.0)
     max_new_tokens: int | None = Field(None, ge=1, description="default: the stage's max_completion_length")
-    batch_size: int = Field(8, ge=1)
 
 
 class StageSettings(_Strict):

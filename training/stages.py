@@ -303,7 +303,7 @@ def _input_options(config: TrainConfig):
     from training.inputs import InputOptions
 
     return InputOptions(num_frames=config.inputs.num_frames, audio=config.inputs.audio,
-                        max_audio_seconds=config.inputs.max_audio_seconds)
+                        max_audio_seconds=config.inputs.max_audio_seconds, max_pixels=config.inputs.max_pixels)
 
 
 def _stage_samples(ctx: Context, index: int) -> list[TrainSample]:
