@@ -158,3 +158,40 @@ def test_media_files_round_trip_and_fall_back_from_a_small_shm(tmp_path: Path, m
     # A /dev/shm without room for the frames is not used (the temp dir is).
     monkeypatch.setattr(media_handoff.shutil, "disk_usage", lambda _: type("U", (), {"free": 10 << 20})())
     assert media_handoff.shared_memory_dir(needed_bytes=138 << 20) is None
+
+
+def test_the_worker_exits_when_its_parent_is_killed(python310: str, tmp_path: Path) -> None:
+    import signal
+    import textwrap
+    import time
+
+    import psutil
+
+    parent_script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parents[3])!r})
+        from tests.engine.workers.test_worker_process import _worker
+        from pathlib import Path
+        worker = _worker({python310!r}, Path({str(tmp_path)!r}))
+        worker.start()
+        print(worker.pid, flush=True)
+        payload = {{"request": {{"text": "a b c"}}, "frames": None, "audio": [], "options": {{"behaviour": "hang"}}}}
+        for _ in worker.request(payload):
+            pass
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", parent_script], stdout=subprocess.PIPE, text=True)
+    worker_pid = int(parent.stdout.readline())
+    time.sleep(0.5)  # the worker is now inside a generation that would last a minute
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(worker_pid).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(worker_pid, signal.SIGKILL)
+        pytest.fail("the worker outlived its parent by 10 s")
