@@ -35,7 +35,7 @@ from engine.backends.base import (
     ModelRequest,
     register_backend,
 )
-from engine.backends.openai_messages import AudioPart, FramesAs, MediaOptions, build_messages
+from engine.backends.openai_messages import AudioPart, MediaOptions, build_messages
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 MAX_ERROR_BODY = 2000
@@ -80,8 +80,10 @@ class OpenAIBackend:
     name = "openai"
 
     def __init__(self, urls: list[str], model: str, *, api_key_env: str | None = None, concurrency: int = 1,
-                 http: HttpOptions = HttpOptions(), media: MediaOptions = MediaOptions()) -> None:
+                 http: HttpOptions | None = None, media: MediaOptions | None = None) -> None:
         import httpx
+
+        http = http or HttpOptions()
 
         if not urls:
             raise BackendUnavailable("the openai backend needs --url (repeat it to spread requests over servers)")
@@ -93,7 +95,7 @@ class OpenAIBackend:
         self.model_id = model
         self.concurrency = concurrency
         self.http = http
-        self.media = media
+        self.media = media or MediaOptions()
         self._api_key = _read_api_key(api_key_env)
         self._api_key_env = api_key_env
         self._url_cycle = itertools.cycle(range(len(self.urls)))
@@ -313,20 +315,24 @@ def _read_api_key(env_name: str | None) -> str | None:
     return key
 
 
-def create_openai_backend(*, url: str | list[str] | None = None, urls: list[str] | None = None,
-                          model: str | None = None, api_key_env: str | None = None, concurrency: int = 1,
-                          timeout: float = 600.0, retries: int = 4, backoff: float = 1.0,
-                          stream: bool = True, frames_as: FramesAs = "images",
-                          audio_part: AudioPart = "input_audio", no_audio: bool = False,
-                          max_pixels: int | None = None, **_other_backends_options: Any) -> OpenAIBackend:
-    """`avr infer --backend openai` options; options meant for other backends are ignored."""
-    all_urls = list(urls or []) + ([url] if isinstance(url, str) else list(url or []))
-    return OpenAIBackend(
-        all_urls, model or "", api_key_env=api_key_env, concurrency=int(concurrency),
-        http=HttpOptions(timeout=float(timeout), retries=int(retries), backoff=float(backoff), stream=stream),
-        media=MediaOptions(frames_as=frames_as, audio_part="none" if no_audio else audio_part,
-                           max_pixels=max_pixels),
+def create_openai_backend(*, url: str | list[str] | None = None, model: str | None = None,
+                          api_key_env: str | None = None, concurrency: int | None = None,
+                          timeout: float | None = None, retries: int | None = None,
+                          backoff: float | None = None, stream: bool | None = None,
+                          audio_part: AudioPart | None = None, max_pixels: int | None = None,
+                          **_other_backends_options: Any) -> OpenAIBackend:
+    """`avr infer --backend openai` options (None: the default); other backends' options are ignored."""
+    defaults = HttpOptions()
+    urls = [url] if isinstance(url, str) else list(url or [])
+    http = HttpOptions(
+        timeout=float(timeout) if timeout else defaults.timeout,
+        retries=defaults.retries if retries is None else int(retries),
+        backoff=defaults.backoff if backoff is None else float(backoff),
+        stream=defaults.stream if stream is None else bool(stream),
     )
+    media = MediaOptions(audio_part=audio_part or "input_audio", max_pixels=max_pixels)
+    return OpenAIBackend(urls, model or "", api_key_env=api_key_env, concurrency=int(concurrency or 1),
+                         http=http, media=media)
 
 
 register_backend("openai", create_openai_backend)

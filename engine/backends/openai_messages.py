@@ -1,11 +1,13 @@
 """A `ModelRequest` as an OpenAI chat-completions message list: frames as JPEG, audio as WAV.
 
-Frames go either as one `image_url` part each, in the place of each ("frame", i) segment (so
-the `official` template's "Frame{i+1} sampled at {t} seconds" text sits right before its
-image, as the benchmark's scripts send it), or as one vLLM `video_url` part holding a
-`data:video/jpeg;base64,` URL of all frames (comma-separated), placed where the first frame
-segment sits, with `media_io_kwargs.video.fps` set to the frames' mean rate. Audio spans go
-as `input_audio` (OpenAI) or `audio_url` (vLLM) parts right after the frames.
+The request's segments decide the layout. A ("frame", i) segment becomes one `image_url`
+part in its place (so the `official` template's "Frame{i+1} sampled at {t} seconds" text sits
+right before its image, as the benchmark's scripts send it); a ("video", (i, ...)) segment
+becomes one vLLM `video_url` part holding a `data:video/jpeg;base64,` URL of those frames
+(comma-separated), with `media_io_kwargs.video.fps` set to the frames' mean rate (far fewer
+tokens than 50 image parts); an ("audio", k) segment becomes an `input_audio` (OpenAI) or
+`audio_url` (vLLM) part with the 16 kHz mono WAV of `audio_spans[k]`, or nothing when the
+audio part is "none" (`--no-audio`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import numpy as np
 
 from engine.backends.base import BackendError, ModelRequest
 
-FramesAs = Literal["images", "video"]
 AudioPart = Literal["input_audio", "audio_url", "none"]
 
 
@@ -29,7 +30,6 @@ AudioPart = Literal["input_audio", "audio_url", "none"]
 class MediaOptions:
     """How media travel in the request body."""
 
-    frames_as: FramesAs = "images"
     audio_part: AudioPart = "input_audio"
     max_pixels: int | None = None
     jpeg_quality: int = 90
@@ -38,15 +38,27 @@ class MediaOptions:
 def build_messages(request: ModelRequest, options: MediaOptions) -> tuple[list[dict], dict[str, Any]]:
     """The chat `messages` and any extra body fields (vLLM's `media_io_kwargs`) for one item."""
     frames = _encoded_frames(request, options)
-    audio = _audio_parts(request, options.audio_part)
-    content = _user_content(request, frames, audio, options.frames_as)
+    content: list[dict] = []
+    extra: dict[str, Any] = {}
+    for kind, value in request.segments:
+        if kind == "text":
+            if value:
+                content.append({"type": "text", "text": value})
+        elif kind == "frame":
+            content.append(_image_part(frames[int(value)]))
+        elif kind == "video":
+            chosen = [int(i) for i in value]
+            content.append(_video_part([frames[i] for i in chosen]))
+            fps = video_fps([request.frame_times[i] for i in chosen])
+            extra["media_io_kwargs"] = {"video": {"fps": fps, "num_frames": len(chosen)}}
+        elif kind == "audio":
+            content.extend(_audio_part(request, int(value), options.audio_part))
+        else:
+            raise BackendError(f"unknown request segment kind {kind!r}")
     messages: list[dict] = []
     if request.system_prompt:
         messages.append({"role": "system", "content": request.system_prompt})
     messages.append({"role": "user", "content": content})
-    extra: dict[str, Any] = {}
-    if options.frames_as == "video" and frames:
-        extra["media_io_kwargs"] = {"video": {"fps": video_fps(request.frame_times), "num_frames": len(frames)}}
     return messages, extra
 
 
@@ -55,25 +67,6 @@ def video_fps(times: Sequence[float]) -> float:
     if len(times) < 2 or times[-1] <= times[0]:
         return 1.0
     return round((len(times) - 1) / (times[-1] - times[0]), 6)
-
-
-def _user_content(request: ModelRequest, frames: list[str], audio: list[dict],
-                  frames_as: FramesAs) -> list[dict]:
-    frame_positions = [pos for pos, (kind, _) in enumerate(request.segments) if kind == "frame"]
-    content: list[dict] = [] if frame_positions else list(audio)
-    for pos, (kind, value) in enumerate(request.segments):
-        if kind == "text":
-            if value:
-                content.append({"type": "text", "text": value})
-        elif kind != "frame":
-            raise BackendError(f"unknown request segment kind {kind!r}")
-        elif frames_as == "images":
-            content.append(_image_part(frames[int(value)]))
-        elif pos == frame_positions[0]:
-            content.append(_video_part(frames))
-        if frame_positions and pos == frame_positions[-1]:
-            content.extend(audio)
-    return content
 
 
 def _image_part(jpeg_b64: str) -> dict:
@@ -112,26 +105,23 @@ def encode_jpeg(rgb: np.ndarray, max_pixels: int | None = None, quality: int = 9
     return base64.b64encode(data.tobytes()).decode("ascii")
 
 
-def _audio_parts(request: ModelRequest, audio_part: AudioPart) -> list[dict]:
-    if audio_part == "none" or not request.audio_spans:
+def _audio_part(request: ModelRequest, k: int, audio_part: AudioPart) -> list[dict]:
+    if audio_part == "none":
         return []
     from engine.media.errors import MediaError, NoAudioError
     from engine.media.sampling import MODEL_AUDIO_RATE, sample_audio
 
-    parts = []
-    for span in request.audio_spans:
-        try:
-            samples = sample_audio(request.video_path, span.start, span.end)
-        except NoAudioError:
-            return []  # a silent video: the frames and text still go
-        except MediaError as exc:
-            raise BackendError(f"cannot read audio: {exc}") from None
-        wav = base64.b64encode(wav_bytes(samples, MODEL_AUDIO_RATE)).decode("ascii")
-        if audio_part == "input_audio":
-            parts.append({"type": "input_audio", "input_audio": {"data": wav, "format": "wav"}})
-        else:
-            parts.append({"type": "audio_url", "audio_url": {"url": f"data:audio/wav;base64,{wav}"}})
-    return parts
+    span = request.audio_spans[k]
+    try:
+        samples = sample_audio(request.video_path, span.start, span.end)
+    except NoAudioError:
+        return []  # a silent video: the frames and text still go
+    except MediaError as exc:
+        raise BackendError(f"cannot read audio: {exc}") from None
+    wav = base64.b64encode(wav_bytes(samples, MODEL_AUDIO_RATE)).decode("ascii")
+    if audio_part == "input_audio":
+        return [{"type": "input_audio", "input_audio": {"data": wav, "format": "wav"}}]
+    return [{"type": "audio_url", "audio_url": {"url": f"data:audio/wav;base64,{wav}"}}]
 
 
 def wav_bytes(samples: np.ndarray, rate: int) -> bytes:

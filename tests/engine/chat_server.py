@@ -11,6 +11,7 @@ is recorded so tests can check what reached the server.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -77,6 +78,10 @@ class _Server(ThreadingHTTPServer):
     def process_request(self, request, client_address):  # noqa: ANN001 - http.server signature
         self.owner._count_connection()
         super().process_request(request, client_address)
+
+    def handle_error(self, request, client_address):  # noqa: ANN001 - http.server signature
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that gave up: expected here
+            super().handle_error(request, client_address)
 
 
 def _handler_for(owner: ChatServer) -> type[BaseHTTPRequestHandler]:
