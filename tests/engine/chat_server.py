@@ -5,7 +5,8 @@ Each request is answered according to `behaviour(n, body)` (n counts requests fr
 body that is not JSON), "drop" (close the connection without answering), "drop_mid" (stream
 part of the answer, then close the connection), "redirect:URL". Streams are SSE over HTTP/1.1
 chunked encoding, as vLLM sends them. Every request body, header set and accepted connection
-is recorded so tests can check what reached the server.
+is recorded so tests can check what reached the server. `delay` makes every request take that
+long; `capacity` caps how many are served at once (a GPU server's batch), for benchmarks.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ class ChatServer:
     """Start with `with ChatServer(...) as server:`; `server.url` is the `/v1` base URL."""
 
     def __init__(self, behaviour: Behaviour | None = None, answer: Answer = default_answer,
-                 delay: float = 0.0, chunk_chars: int = 4) -> None:
+                 delay: float = 0.0, chunk_chars: int = 4, capacity: int | None = None) -> None:
         self.behaviour = behaviour or (lambda n, body: "ok")
         self.answer = answer
         self.delay = delay
         self.chunk_chars = chunk_chars
+        self.slots = threading.BoundedSemaphore(capacity) if capacity else None
         self.requests: list[dict[str, Any]] = []
         self.connections = 0
         self._lock = threading.Lock()
@@ -60,6 +62,14 @@ class ChatServer:
     def __exit__(self, *exc: object) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def work(self, seconds: float) -> None:
+        """Take `seconds` per request; with a capacity, at most that many requests at once (a GPU's batch)."""
+        if self.slots is None:
+            time.sleep(seconds)
+            return
+        with self.slots:
+            time.sleep(seconds)
 
     def _record(self, body: dict, headers: dict, path: str) -> int:
         with self._lock:
@@ -105,7 +115,7 @@ class _ChatHandler(BaseHTTPRequestHandler):
         n = owner._record(body, dict(self.headers), self.path)
         action = owner.behaviour(n, body)
         if owner.delay:
-            time.sleep(owner.delay)
+            owner.work(owner.delay)
         if action.startswith("slow:"):
             time.sleep(float(action.split(":", 1)[1]))
             action = "ok"
