@@ -148,7 +148,10 @@ def create_backend(name: str, **options: Any) -> Backend:
 
 
 # Modules that call register_backend at import; each keeps heavy imports inside functions.
-_BUILTIN_MODULES: tuple[str, ...] = ("engine.backends.openai_http",)
+_BUILTIN_MODULES: tuple[str, ...] = (
+    "engine.backends.replay",
+    "engine.backends.openai_http",
+)
 
 
 def _load_builtin_backends() -> None:
