@@ -317,15 +317,22 @@ def _read_api_key(env_name: str | None) -> str | None:
 
 def create_openai_backend(*, url: str | list[str] | None = None, model: str | None = None,
                           api_key_env: str | None = None, concurrency: int | None = None,
-                          timeout: float | None = None, retries: int | None = None,
-                          backoff: float | None = None, stream: bool | None = None,
+                          request_timeout: float | None = None, timeout: float | None = None,
+                          retries: int | None = None, backoff: float | None = None, stream: bool | None = None,
                           audio_part: AudioPart | None = None, max_pixels: int | None = None,
                           **_other_backends_options: Any) -> OpenAIBackend:
-    """`avr infer --backend openai` options (None: the default); other backends' options are ignored."""
+    """`avr infer --backend openai` options (None: the default); other backends' options are ignored.
+
+    `request_timeout` bounds one HTTP attempt; `timeout` is the runner's budget for the whole
+    item, so no single attempt may outlast it either.
+    """
     defaults = HttpOptions()
     urls = [url] if isinstance(url, str) else list(url or [])
+    per_attempt = float(request_timeout) if request_timeout else defaults.timeout
+    if timeout:
+        per_attempt = min(per_attempt, float(timeout))
     http = HttpOptions(
-        timeout=float(timeout) if timeout else defaults.timeout,
+        timeout=per_attempt,
         retries=defaults.retries if retries is None else int(retries),
         backoff=defaults.backoff if backoff is None else float(backoff),
         stream=defaults.stream if stream is None else bool(stream),

@@ -128,7 +128,7 @@ def test_every_transient_failure_is_retried_until_the_answer_is_whole(video):
     script = ["500", "drop", "drop_mid", "broken", "429", "slow:1", "drop_mid", "ok"]
     text = "<think>counting the dogs one by one</think><answer>7</answer>"
     with ChatServer(lambda n, body: script[n], answer=lambda body: text) as server:
-        be = backend(server.url, retries=len(script) - 1, timeout=0.6, backoff=0.002)
+        be = backend(server.url, retries=len(script) - 1, request_timeout=0.6, backoff=0.002)
         chunks = list(be.generate(request_for(video)))
         be.close()
     assert "".join(chunks) == text
@@ -165,7 +165,7 @@ def test_4xx_is_not_retried(video, status, hint):
 
 def test_timeouts_are_retried_then_reported_as_timeouts(video):
     with ChatServer(lambda n, body: "slow:3") as server:
-        be = backend(server.url, retries=1, timeout=0.3)
+        be = backend(server.url, retries=1, request_timeout=0.3)
         start = time.monotonic()
         with pytest.raises(GenerationTimeout, match="within 0.3 s"):
             answer(be, request_for(video))
