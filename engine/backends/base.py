@@ -150,7 +150,9 @@ def create_backend(name: str, **options: Any) -> Backend:
 # Modules that call register_backend at import; each keeps heavy imports inside functions.
 _BUILTIN_MODULES: tuple[str, ...] = (
     "engine.backends.replay",
+    "engine.backends.baseline",
     "engine.backends.openai_http",
+    "engine.backends.ola_backend",
 )
 
 

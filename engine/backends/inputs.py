@@ -97,6 +97,7 @@ class MediaPlan:
     audio_note: str
     frame_size: tuple[int, int]
     duration: float
+    span: tuple[float, float] = (0.0, 0.0)
 
 
 def official_frame_indices(frame_count: int, n: int) -> list[int]:
@@ -164,6 +165,7 @@ def _plan(facts: VideoFacts, layout, frames_as, indices: list[int], stated: list
         frame_times=tuple(stated), audio_spans=spans,
         audio_stated_times=tuple((max(0.0, s.start - origin), max(0.0, s.end - origin)) for s in spans),
         audio_note=note, frame_size=facts.size, duration=span[1] - span[0] if layout == "timeline" else facts.duration,
+        span=(float(span[0]), float(span[1])),
     )
 
 

@@ -117,7 +117,8 @@ def render_request(prompts: PromptSet, item: Item, protocol: str, reasoning: str
         prompt_set=prompts.name, prompt_hash=prompts.hash, max_new_tokens=max_new_tokens,
         frames_as="images" if plan.layout == "clue_frames" else plan.frames_as,
         extra={"audio_note": plan.audio_note, "frame_size": list(plan.frame_size),
-               "duration": round(plan.duration, 3), "question_template": question_file},
+               "duration": round(plan.duration, 3), "question_template": question_file,
+               "question": item.question, "span": [round(plan.span[0], 3), round(plan.span[1], 3)]},
     )
 
 
