@@ -91,11 +91,11 @@ class OlaModel:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise WorkerError(KIND_UNAVAILABLE, "no CUDA GPU visible: Ola's loader moves its vision tower to cuda")
         base = encoders_folder(model_dir, encoders_dir)
-        _check_encoder_files(model_dir, base)
+        overrides = encoder_overrides(model_dir, base)
         here = os.getcwd()
         try:
-            os.chdir(base)  # the checkpoint's config names the encoder files relative to the working folder
-            tokenizer, model, image_processor, _ = load_pretrained_model(model_dir, None, device=device)
+            os.chdir(base)  # other relative paths in the config (the vision tower) resolve here too
+            tokenizer, model, image_processor, _ = load_pretrained_model(model_dir, None, device=device, **overrides)
         finally:
             os.chdir(here)
         self.tokenizer = tokenizer
@@ -214,33 +214,42 @@ def _whisper_chunks(wave):
     return mels, wavs
 
 
+ENCODER_KEYS = ("speech_encoder", "music_encoder")  # Whisper large-v3 and BEATs files in an Ola config
+
+
 def encoders_folder(model_dir: str, encoders_dir: str | None) -> str:
-    """Where the checkpoint's relative encoder paths resolve: the given folder, else the
-    checkpoint folder when it holds them, else the current folder (Ola's own convention)."""
+    """Where the encoder files are looked for: the given folder, else the checkpoint folder
+    when it holds them, else the current folder (Ola's own convention)."""
     if encoders_dir:
         return encoders_dir
-    names = _encoder_files(model_dir)
+    names = [os.path.basename(name) for name in _configured_encoders(model_dir).values()]
     if names and all(os.path.exists(os.path.join(model_dir, name)) for name in names):
         return model_dir
     return os.getcwd()
 
 
-def _encoder_files(model_dir: str) -> list[str]:
-    """The relative .pt files the checkpoint's config names for Whisper and BEATs."""
+def encoder_overrides(model_dir: str, base: str) -> dict[str, str]:
+    """Absolute paths for the encoder files the config names (often an absolute path on the
+    authors' machine): as given if it exists, else by name in `base`; passed to
+    from_pretrained as config overrides so Ola's loader finds them."""
+    overrides = {}
+    for key, name in _configured_encoders(model_dir).items():
+        candidates = [name, os.path.join(base, name), os.path.join(base, os.path.basename(name))]
+        found = next((path for path in candidates if os.path.isfile(path)), None)
+        if found is None:
+            raise WorkerError(KIND_UNAVAILABLE, f"the checkpoint's {key} file {os.path.basename(name)!r} is not in "
+                              f"{base}: download Ola's speech encoders (large-v3.pt and "
+                              "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt) into the checkpoint folder")
+        overrides[key] = os.path.abspath(found)
+    return overrides
+
+
+def _configured_encoders(model_dir: str) -> dict[str, str]:
     import json
 
     with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as handle:
         config = json.load(handle)
-    names = [config.get(key) for key in ("speech_encoder", "music_encoder")]
-    return [name for name in names if isinstance(name, str) and name.endswith(".pt") and not os.path.isabs(name)]
-
-
-def _check_encoder_files(model_dir: str, base: str) -> None:
-    for name in _encoder_files(model_dir):
-        if not os.path.exists(os.path.join(base, name)):
-            raise WorkerError(KIND_UNAVAILABLE, f"the checkpoint names the encoder file {name!r}, which is not in "
-                              f"{base}: download Ola's speech encoders (large-v3.pt and "
-                              "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt) into the checkpoint folder")
+    return {key: config[key] for key in ENCODER_KEYS if isinstance(config.get(key), str) and config[key].endswith(".pt")}
 
 
 if __name__ == "__main__":
