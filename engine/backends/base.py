@@ -151,6 +151,7 @@ def create_backend(name: str, **options: Any) -> Backend:
 _BUILTIN_MODULES: tuple[str, ...] = (
     "engine.backends.replay",
     "engine.backends.baseline",
+    "engine.backends.transformers_backend",
     "engine.backends.openai_http",
     "engine.backends.ola_backend",
 )
