@@ -36,7 +36,7 @@ class OlaBackend:
     name = "ola"
 
     def __init__(self, python: str, model: str, device: str = "cuda", encoders_dir: str | None = None,
-                 startup_timeout: float = 1800.0) -> None:
+                 timeout: float | None = None, startup_timeout: float = 1800.0) -> None:
         from engine.backends.worker_process import WorkerProcess
 
         if not python:
@@ -47,6 +47,7 @@ class OlaBackend:
         if not model or not Path(model).is_dir():
             raise BackendUnavailable(f"--model must be an AV-Reasoner / Ola checkpoint folder, got {model!r}")
         self.model_id = Path(model).resolve().name
+        self.timeout = timeout
         options = {"model": str(Path(model).resolve()), "device": device,
                    "encoders_dir": str(Path(encoders_dir).resolve()) if encoders_dir else None}
         self.worker = WorkerProcess("ola", [python, str(WORKER_ENTRY)], options, env=ola_worker_env(),
@@ -58,7 +59,8 @@ class OlaBackend:
 
         with MediaFiles(decode_request_media(request)) as files:
             payload = {"request": request.to_json(), **files.payload, "options": {}}
-            for message in self.worker.request(payload, cancel, what="generating"):
+            for message in self.worker.request(payload, cancel=cancel, timeout=self.timeout,
+                                               what=f"while answering item {request.index}"):
                 yield message["text"]
 
     def close(self) -> None:
@@ -66,9 +68,10 @@ class OlaBackend:
 
 
 def create_ola_backend(*, python: str | None = None, model: str | None = None, device: str | None = None,
-                       encoders_dir: str | None = None, **_other_backends_options: Any) -> OlaBackend:
+                       encoders_dir: str | None = None, timeout: float | None = None,
+                       **_other_backends_options: Any) -> OlaBackend:
     """`avr infer --backend ola --python PY --model CHECKPOINT`; other backends' options are ignored."""
-    return OlaBackend(python or "", model or "", device=device or "cuda", encoders_dir=encoders_dir)
+    return OlaBackend(python or "", model or "", device=device or "cuda", encoders_dir=encoders_dir, timeout=timeout)
 
 
 register_backend("ola", create_ola_backend)
