@@ -279,3 +279,30 @@ def test_api_key_goes_in_the_header_only(video, monkeypatch):
     monkeypatch.delenv("AVR_TEST_KEY")
     with pytest.raises(BackendUnavailable, match=r"\$AVR_TEST_KEY"):
         backend("http://127.0.0.1:9/v1", api_key_env="AVR_TEST_KEY")
+
+
+def test_official_prompts_as_images_reach_the_server_as_the_benchmark_sends_them(video, tmp_path):
+    """The real request builder (official set, --frames-as images): every image right after its caption."""
+    from pathlib import Path
+
+    from engine.backends.inputs import InputOptions, RequestBuilder
+    from engine.backends.prompts import load_prompt_set
+    from engine.benchmark import items_from_json
+
+    item = items_from_json([{"index": 3, "video": Path(video).name, "question_en": "How many dogs bark?",
+                             "category": "event", "answer": 2, "clue": [{"start": 0.5, "end": 1.0}],
+                             "query_interval": [0.0, 4.0]}])[0]
+    builder = RequestBuilder(load_prompt_set("official"), Path(video).parent, "long", "direct",
+                             InputOptions(frames=5, frames_as="images"))
+    request = builder.build(item)
+    with ChatServer() as server:
+        be = backend(server.url, audio_part="none")
+        assert answer(be, request) == "<answer>5</answer>"
+        be.close()
+    parts = user_parts(server.requests[0]["body"])
+    images = [k for k, p in enumerate(parts) if p["type"] == "image_url"]
+    assert len(images) == 5
+    for i, k in enumerate(images):
+        assert parts[k - 1]["type"] == "text"
+        assert parts[k - 1]["text"].strip().endswith(f"Frame{i + 1} sampled at {request.frame_times[i]} seconds")
+        assert jpeg_index(parts[k]["image_url"]["url"].split(",", 1)[1]) == request.frame_indices[i]

@@ -173,3 +173,25 @@ def test_killed_run_resumes_with_nothing_lost_or_repeated(bench, tmp_path):
     assert sorted(r["index"] for r in after) == list(range(ITEMS))  # each item exactly once
     assert asked_again == set(range(ITEMS)) - {r["index"] for r in before}
     assert all(r["error"] is None and r["pred"] == f"<answer>{r['index'] % 5}</answer>" for r in after)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_at_once_even_with_requests_hanging(bench, tmp_path):
+    out = tmp_path / "run.jsonl"
+    hang_after_four = lambda n, body: "ok" if n < 4 else "slow:60"  # noqa: E731
+    with ChatServer(hang_after_four, answer=answer_for) as server:
+        process = subprocess.Popen(infer_command(bench, out, [server.url], "--concurrency", "4"),
+                                   env=dict(os.environ, AVR_SERVER_KEY=KEY),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(server.requests) < 8:
+            time.sleep(0.05)
+        assert len(server.requests) == 8  # 4 answered, 4 hanging: no more than --concurrency in flight
+        process.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        _, stderr = process.communicate(timeout=30)
+        assert time.monotonic() - start < 5
+    assert process.returncode == 130 and "interrupted" in stderr
+    assert sorted(r["index"] for r in rows(out)) == [0, 1, 2, 3]
+    manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
