@@ -107,6 +107,29 @@ class OpenAIBackend:
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         )
 
+    def check_servers(self) -> None:
+        """Fail fast, before item 1: every server unreachable, a key refused, or a model name the
+        servers do not serve (from `GET /v1/models`, where a server answers it) is one clear error."""
+        import httpx
+
+        unreachable = []
+        for url in self.urls:
+            models_url = url.removesuffix("/chat/completions") + "/models"
+            try:
+                response = self._client.get(models_url, headers=self._headers(), timeout=self.http.connect_timeout)
+            except httpx.HTTPError as exc:
+                unreachable.append(f"{url} ({_describe(exc)})")
+                continue
+            if response.status_code in (401, 403):
+                where = f"${self._api_key_env}" if self._api_key_env else "no key (--api-key-env VAR)"
+                raise BackendUnavailable(f"{models_url} refused the key (HTTP {response.status_code}); check {where}")
+            served = _served_models(response)
+            if served is not None and self.model_id not in served:
+                raise BackendUnavailable(f"{url.removesuffix('/chat/completions')} serves {', '.join(served) or 'no model'}, "
+                                         f"not --model {self.model_id!r}")
+        if len(unreachable) == len(self.urls):
+            raise BackendUnavailable(f"cannot reach the server: {'; '.join(unreachable)}")
+
     # --- the Backend interface -------------------------------------------------------------
 
     def generate(self, request: ModelRequest, cancel: threading.Event | None = None) -> Iterator[str]:
@@ -302,6 +325,17 @@ def _retry_after(response: Any) -> float | None:
         return None
 
 
+def _served_models(response: Any) -> list[str] | None:
+    """Model ids of an OpenAI `/v1/models` answer; None when the server does not answer it."""
+    if response.status_code != 200:
+        return None
+    try:
+        data = response.json()["data"]
+        return [str(entry["id"]) for entry in data]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def _describe(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
@@ -320,11 +354,12 @@ def create_openai_backend(*, url: str | list[str] | None = None, model: str | No
                           request_timeout: float | None = None, timeout: float | None = None,
                           retries: int | None = None, backoff: float | None = None, stream: bool | None = None,
                           audio_part: AudioPart | None = None, max_pixels: int | None = None,
-                          **_other_backends_options: Any) -> OpenAIBackend:
+                          check: bool = True, **_other_backends_options: Any) -> OpenAIBackend:
     """`avr infer --backend openai` options (None: the default); other backends' options are ignored.
 
     `request_timeout` bounds one HTTP attempt; `timeout` is the runner's budget for the whole
-    item, so no single attempt may outlast it either.
+    item, so no single attempt may outlast it either. `check` asks the servers for their models
+    first (see `OpenAIBackend.check_servers`).
     """
     defaults = HttpOptions()
     urls = [url] if isinstance(url, str) else list(url or [])
@@ -338,8 +373,15 @@ def create_openai_backend(*, url: str | list[str] | None = None, model: str | No
         stream=defaults.stream if stream is None else bool(stream),
     )
     media = MediaOptions(audio_part=audio_part or "input_audio", max_pixels=max_pixels)
-    return OpenAIBackend(urls, model or "", api_key_env=api_key_env, concurrency=int(concurrency or 1),
-                         http=http, media=media)
+    backend = OpenAIBackend(urls, model or "", api_key_env=api_key_env, concurrency=int(concurrency or 1),
+                            http=http, media=media)
+    if check:
+        try:
+            backend.check_servers()
+        except BaseException:
+            backend.close()
+            raise
+    return backend
 
 
 register_backend("openai", create_openai_backend)

@@ -5,7 +5,8 @@ Each request is answered according to `behaviour(n, body)` (n counts requests fr
 body that is not JSON), "drop" (close the connection without answering), "drop_mid" (stream
 part of the answer, then close the connection), "redirect:URL". Streams are SSE over HTTP/1.1
 chunked encoding, as vLLM sends them. Every request body, header set and accepted connection
-is recorded so tests can check what reached the server. `delay` makes every request take that
+is recorded so tests can check what reached the server. `GET /v1/models` lists `models`
+(404 when none are given, as on a minimal server). `delay` makes every request take that
 long; `capacity` caps how many are served at once (a GPU server's batch), for benchmarks.
 """
 
@@ -33,12 +34,15 @@ class ChatServer:
     """Start with `with ChatServer(...) as server:`; `server.url` is the `/v1` base URL."""
 
     def __init__(self, behaviour: Behaviour | None = None, answer: Answer = default_answer,
-                 delay: float = 0.0, chunk_chars: int = 4, capacity: int | None = None) -> None:
+                 delay: float = 0.0, chunk_chars: int = 4, capacity: int | None = None,
+                 models: list[str] | None = None) -> None:
         self.behaviour = behaviour or (lambda n, body: "ok")
         self.answer = answer
         self.delay = delay
         self.chunk_chars = chunk_chars
         self.slots = threading.BoundedSemaphore(capacity) if capacity else None
+        self.models = models
+        self.gets: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self.connections = 0
         self._lock = threading.Lock()
@@ -107,6 +111,16 @@ class _ChatHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
         pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        """`/v1/models` lists `models` when the server was given some; otherwise 404 (a minimal server)."""
+        owner = self.server_owner
+        with owner._lock:
+            owner.gets.append(self.path)
+        if owner.models is None or not self.path.endswith("/models"):
+            self._send_json(404, {"error": {"message": "not found"}})
+        else:
+            self._send_json(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in owner.models]})
 
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
         raw = self.rfile.read(int(self.headers.get("content-length", 0)))

@@ -306,3 +306,16 @@ def test_official_prompts_as_images_reach_the_server_as_the_benchmark_sends_them
         assert parts[k - 1]["type"] == "text"
         assert parts[k - 1]["text"].strip().endswith(f"Frame{i + 1} sampled at {request.frame_times[i]} seconds")
         assert jpeg_index(parts[k]["image_url"]["url"].split(",", 1)[1]) == request.frame_indices[i]
+
+
+def test_a_model_the_servers_do_not_serve_or_no_server_at_all_stops_before_item_one():
+    with ChatServer(models=["avr-7b"]) as server:
+        with pytest.raises(BackendUnavailable, match=r"serves avr-7b, not --model 'test-model'"):
+            backend(server.url)
+        assert server.gets == ["/v1/models"] and server.requests == []
+        create_backend("openai", url=server.url, model="avr-7b").close()
+    dead = ChatServer()
+    dead_url = dead.url
+    dead._httpd.server_close()
+    with pytest.raises(BackendUnavailable, match="cannot reach the server"):
+        backend(dead_url)

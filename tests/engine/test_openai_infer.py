@@ -82,7 +82,7 @@ def test_flaky_servers_every_item_answered_or_its_error_recorded(bench, tmp_path
         return failures[item % len(failures)] if attempt == 1 else "ok"
 
     out = tmp_path / "run.jsonl"
-    with ChatServer(answer=answer_for) as trap, ChatServer(flaky, answer=answer_for) as a, \
+    with ChatServer(answer=answer_for) as trap, ChatServer(flaky, answer=answer_for, models=["served-model"]) as a, \
             ChatServer(flaky, answer=answer_for) as b:
         done = subprocess.run(infer_command(bench, out, [a.url, b.url], "--concurrency", "4", "--retries", "3"),
                               env=trap_env(trap), capture_output=True, text=True, timeout=120)
@@ -96,6 +96,7 @@ def test_flaky_servers_every_item_answered_or_its_error_recorded(bench, tmp_path
                 assert row["error"] is None and row["pred"] == f"<answer>{row['index'] % 5}</answer>"
             assert row["backend"] == "openai" and row["model"] == "served-model"
         assert len(a.requests) > 0 and len(b.requests) > 0  # spread over both servers
+        assert a.gets == ["/v1/models"] and b.gets == ["/v1/models"]  # checked once, before item 1
         assert all(r["headers"]["Authorization"] == f"Bearer {KEY}" for r in a.requests + b.requests)
         served_before = len(a.requests), len(b.requests)
 
@@ -132,11 +133,11 @@ def test_timeouts_are_recorded_and_a_dead_server_is_a_clear_error(bench, tmp_pat
     dead = ChatServer()
     dead_url = dead.url
     dead._httpd.server_close()
-    out2 = tmp_path / "dead.jsonl"
-    done = subprocess.run(infer_command(bench, out2, [dead_url], "--retries", "0", "--limit", "2"),
+    done = subprocess.run(infer_command(bench, tmp_path / "dead.jsonl", [dead_url], "--limit", "2"),
                           env=dict(os.environ, AVR_SERVER_KEY=KEY), capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0
-    assert all("connection to" in r["error"] for r in rows(out2))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("avr infer: error: cannot reach the server: http://127.0.0.1")
+    assert not (tmp_path / "dead.jsonl").exists()
 
 
 def test_missing_key_variable_is_one_line_error(bench, tmp_path):
