@@ -34,10 +34,12 @@ class TransformersBackend:
         self.folder = inspect_model_folder(model)
         self.model_id = str(self.folder.path.resolve())
         self.max_new_tokens = max_new_tokens
+        self.max_pixels = max_pixels
         self.timeout = timeout
+        #: Extra keyword arguments for `model.generate` (sent with every request), e.g. temperature.
+        self.generate_kwargs = dict(generate_kwargs or {})
         load_options = {"model": str(self.folder.path), "device": device or "auto", "dtype": dtype or "auto",
-                        "trust_remote_code": bool(trust_remote_code), "max_pixels": max_pixels,
-                        "generate_kwargs": dict(generate_kwargs or {}), "debug": bool(debug)}
+                        "trust_remote_code": bool(trust_remote_code), "debug": bool(debug)}
         self.worker = WorkerProcess(self.name, python_module_command(WORKER_MODULE), load_options,
                                     env=child_env(), startup_timeout=startup_timeout)
         if start:
@@ -50,7 +52,8 @@ class TransformersBackend:
 
     def generate(self, request: ModelRequest, cancel: threading.Event | None = None) -> Iterator[str]:
         media = decode_request_media(request)
-        options = {"max_new_tokens": self.max_new_tokens or request.max_new_tokens}
+        options = {"max_new_tokens": self.max_new_tokens or request.max_new_tokens, "max_pixels": self.max_pixels,
+                   "generate_kwargs": self.generate_kwargs}
         with MediaFiles(media) as files:
             payload = {"request": request.to_json(), **files.payload, "options": options}
             for message in self.worker.request(payload, cancel=cancel, timeout=self.timeout,

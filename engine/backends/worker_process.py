@@ -73,10 +73,12 @@ class WorkerProcess:
         to_worker_read, to_worker_write = os.pipe()
         from_worker_read, from_worker_write = os.pipe()
         argv = [*self.command, "--read-fd", str(to_worker_read), "--write-fd", str(from_worker_write)]
+        env = dict(os.environ if self.env is None else self.env)
+        env.setdefault("PYTHONUNBUFFERED", "1")  # the log's tail is current when a crash quotes it
         with open(self.log_path, "ab") as log:
             try:
                 self._process = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                    argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                     pass_fds=(to_worker_read, from_worker_write), start_new_session=True)
             except OSError as exc:
                 for fd in (to_worker_read, to_worker_write, from_worker_read, from_worker_write):

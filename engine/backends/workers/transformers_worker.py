@@ -84,8 +84,6 @@ class TransformersModel:
             model = PeftModel.from_pretrained(model, str(folder.adapter), local_files_only=True)
         self.model = model.to(self.device).eval()
         self.processor = load_processor(str(folder.path), trust)
-        self.max_pixels = options.get("max_pixels")
-        self.generate_kwargs = dict(options.get("generate_kwargs") or {})
         self.encoder_calls = {name: 0 for name in ENCODER_NAMES}
         if options.get("debug"):
             self._count_encoder_calls()
@@ -120,7 +118,7 @@ class TransformersModel:
         calls_before = dict(self.encoder_calls)
         try:
             inputs = build_model_inputs(self.processor, request, media.frames, media.audio,
-                                        max_pixels=options.get("max_pixels") or self.max_pixels)
+                                        max_pixels=options.get("max_pixels"))
         except ValueError as exc:
             raise wp.WorkerError(wp.KIND_INPUT, f"inputs refused by the processor: {exc}") from None
         inputs = self._to_device(inputs)
@@ -128,7 +126,7 @@ class TransformersModel:
         tokenizer = self.processor.tokenizer
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         max_new = int(options.get("max_new_tokens") or request.max_new_tokens)
-        kwargs = {"do_sample": False, **self.generate_kwargs, **(options.get("generate_kwargs") or {}),
+        kwargs = {"do_sample": False, **(options.get("generate_kwargs") or {}),
                   **inputs, "max_new_tokens": max_new, "streamer": streamer}
         outcome: dict[str, Any] = {}
 
