@@ -11,15 +11,7 @@ import pytest
 
 from engine.backends.base import BackendUnavailable, create_backend
 from engine.backends.ola_backend import WORKER_ENTRY, ola_worker_env
-
-PYENV = Path("/root/.pyenv/versions")
-
-
-def python310() -> str:
-    found = sorted(PYENV.glob("3.10.*/bin/python3.10")) if PYENV.is_dir() else []
-    if not found:
-        pytest.skip("no Python 3.10 under /root/.pyenv/versions")
-    return str(found[-1])
+from tests.engine.workers.test_worker_process import _python310 as python310
 
 
 @pytest.fixture()
