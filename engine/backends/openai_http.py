@@ -116,7 +116,8 @@ class OpenAIBackend:
         for url in self.urls:
             models_url = url.removesuffix("/chat/completions") + "/models"
             try:
-                response = self._client.get(models_url, headers=self._headers(), timeout=self.http.connect_timeout)
+                response = self._client.get(models_url, headers=self._headers("application/json"),
+                                            timeout=self.http.connect_timeout)
             except httpx.HTTPError as exc:
                 unreachable.append(f"{url} ({_describe(exc)})")
                 continue
@@ -168,8 +169,8 @@ class OpenAIBackend:
         body.update(extra)
         return body
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "text/event-stream" if self.http.stream else "application/json"}
+    def _headers(self, accept: str | None = None) -> dict[str, str]:
+        headers = {"Accept": accept or ("text/event-stream" if self.http.stream else "application/json")}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         return headers
