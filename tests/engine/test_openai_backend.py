@@ -319,3 +319,34 @@ def test_a_model_the_servers_do_not_serve_or_no_server_at_all_stops_before_item_
     dead._httpd.server_close()
     with pytest.raises(BackendUnavailable, match="cannot reach the server"):
         backend(dead_url)
+
+
+def test_a_whole_avr_infer_run_connects_only_to_the_given_servers(video, tmp_path, monkeypatch):
+    """`avr infer` in this process (models check, concurrent items, retries): every socket connect recorded."""
+    import json
+    from pathlib import Path
+
+    from engine.cli import main
+
+    items = [{"index": i, "video": Path(video).name, "question_en": f"How many in item {i}?", "category": "event",
+              "answer": 1, "clue": [{"start": 0.5, "end": 1.0}], "query_interval": [0.0, 4.0]} for i in range(6)]
+    (tmp_path / "ds.json").write_text(json.dumps(items))
+    with ChatServer() as trap:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+            monkeypatch.setenv(name, trap.url.removesuffix("/v1"))
+        with ChatServer(lambda n, body: "500" if n % 3 == 0 else "ok", models=["test-model"]) as one, \
+                ChatServer(lambda n, body: "drop" if n % 3 == 0 else "ok") as two:
+            argv = ["infer", "--backend", "openai", "--model", "test-model", "--url", one.url, "--url", two.url,
+                    "--dataset", str(tmp_path / "ds.json"), "--videos", str(Path(video).parent),
+                    "--protocol", "long", "--frames", "3", "--out", str(tmp_path / "run.jsonl"),
+                    "--concurrency", "3"]
+            _connects.clear()
+            _recording.set()
+            try:
+                assert main(argv) == 0
+            finally:
+                _recording.clear()
+    rows = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
+    assert sorted(r["index"] for r in rows) == list(range(6)) and all(r["error"] is None for r in rows)
+    assert {tuple(address)[:2] for address in _connects} == {("127.0.0.1", one.port), ("127.0.0.1", two.port)}
+    assert trap.connections == 0
