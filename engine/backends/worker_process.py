@@ -131,7 +131,7 @@ class WorkerProcess:
         if self.alive:
             try:
                 self._send({"type": "shutdown"})
-                self._process.wait(timeout=5)  # type: ignore[union-attr]
+                self._process.wait(timeout=2)  # type: ignore[union-attr]
             except (BackendError, subprocess.TimeoutExpired):
                 pass
         self.stop()

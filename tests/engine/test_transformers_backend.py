@@ -144,3 +144,26 @@ def test_avr_infer_with_the_transformers_backend_writes_scored_rows(synth_bench:
                              "--dataset", str(synth_bench / "dataset.json")], capture_output=True, text=True, timeout=60)
     assert scored.returncode == 0, scored.stderr
     assert json.loads(scored.stdout)["long"]["n"] == 2
+
+
+@pytest.mark.slow
+def test_a_lora_adapter_loads_on_its_base_and_changes_the_answer(backend, long_requests, tiny_model_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    from peft import LoraConfig, get_peft_model
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+
+    base = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(tiny_model_dir)
+    config = LoraConfig(r=4, lora_alpha=8, init_lora_weights=False,  # random B: the adapter changes outputs
+                        target_modules=r".*model\.layers\.\d+\.self_attn\.(q_proj|v_proj)")
+    get_peft_model(base, config).save_pretrained(tmp_path / "adapter")
+    assert json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())["base_model_name_or_path"] \
+        == str(tiny_model_dir)
+    _, requests = long_requests
+    base_answer = "".join(backend.generate(requests[0]))
+    adapted = create_backend("transformers", model=str(tmp_path / "adapter"), generate_kwargs={"min_new_tokens": 24})
+    try:
+        assert adapted.worker.info["adapter"] == str(tmp_path / "adapter")
+        adapted_answer = "".join(adapted.generate(requests[0]))
+    finally:
+        adapted.close()
+    assert adapted_answer and adapted_answer != base_answer
