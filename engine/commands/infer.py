@@ -67,7 +67,9 @@ def _run(spec, items, builder) -> int:
     from engine.backends.base import create_backend
     from engine.progress import ProgressBar
     from engine.runs import ResultsFile, run_batch
+    from engine.runs.manifest import check_same_protocol
 
+    check_same_protocol(spec.out, spec.protocol)
     backend = create_backend(spec.backend, **spec.backend_options())
     try:
         identity = {"backend": spec.backend, "model": backend.model_id, "reasoning": spec.reasoning,
