@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.dev.tiny_model import REASONING_TOKENS, wrap_full_layout
+from engine.dev.full_layout import wrap_full_layout
+from engine.dev.tiny_model import REASONING_TOKENS
 from engine.errors import UserError
 
 OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -91,6 +92,27 @@ def test_full_layout_refuses_bad_folders(tiny_model_dir: Path, tmp_path: Path) -
         wrap_full_layout(tiny_model_dir, full_dir)
 
 
+def test_full_layout_of_a_lora_adapter_holds_the_merged_weights(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+
+    base = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(tiny_model_dir)
+    config = LoraConfig(r=4, lora_alpha=8, init_lora_weights=False,
+                        target_modules=r".*model\.layers\.\d+\.self_attn\.(q_proj|v_proj)")
+    adapted = get_peft_model(base, config)
+    adapted.save_pretrained(tmp_path / "adapter")
+    ids = torch.tensor([[1, 20, 30, 40]])
+    with torch.no_grad():
+        expected = adapted(input_ids=ids).logits
+    full_dir = wrap_full_layout(tmp_path / "adapter", tmp_path / "full")
+    thinker = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(full_dir)
+    with torch.no_grad():
+        got = thinker(input_ids=ids).logits
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert (full_dir / "tokenizer.json").is_file() and (full_dir / "processor_config.json").is_file()
+
+
 @pytest.mark.slow
 def test_cli_tiny_model_full_layout_loads_and_generates_offline(tmp_path: Path) -> None:
     out = tmp_path / "tiny-full"
@@ -120,3 +142,31 @@ def test_cli_refuses_non_empty_folder(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "not empty" in done.stderr and "Traceback" not in done.stderr
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_the_qwen3_omni_thinker_class_reads_a_full_layout(tmp_path: Path) -> None:
+    """What the transformers backend relies on for Qwen3-Omni full checkpoints (`thinker.` keys)."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    from transformers import Qwen3OmniMoeConfig, Qwen3OmniMoeThinkerForConditionalGeneration
+
+    from engine.backends.model_folder import inspect_model_folder
+    from engine.dev.tiny_model import build_tiny_model
+
+    thinker_dir = build_tiny_model(tmp_path / "thinker", family="qwen3_omni")
+    full_dir = tmp_path / "full"
+    full_dir.mkdir()
+    with safe_open(str(thinker_dir / "model.safetensors"), "pt") as reader:
+        save_file({f"thinker.{k}": reader.get_tensor(k) for k in reader.keys()}, str(full_dir / "model.safetensors"),
+                  metadata={"format": "pt"})
+    thinker_config = json.loads((thinker_dir / "config.json").read_text())
+    thinker_config.pop("architectures")
+    Qwen3OmniMoeConfig(thinker_config=thinker_config, enable_audio_output=False).save_pretrained(full_dir)
+    folder = inspect_model_folder(full_dir)
+    assert (folder.family, folder.layout) == ("qwen3_omni", "full")
+    ids = torch.tensor([[1, 20, 30, 40]])
+    with torch.no_grad():
+        expected = Qwen3OmniMoeThinkerForConditionalGeneration.from_pretrained(thinker_dir)(input_ids=ids).logits
+        got = Qwen3OmniMoeThinkerForConditionalGeneration.from_pretrained(full_dir)(input_ids=ids).logits
+    assert torch.equal(got, expected)
