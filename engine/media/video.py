@@ -305,6 +305,7 @@ class Video:
         self.close()
 
     def __del__(self) -> None:
+        # May run on the read-ahead thread itself (it briefly holds the last reference): stop() allows that.
         if getattr(self, "_read_ahead", None) is not None:
             self._read_ahead.stop()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import sys
 import threading
 import time
 
@@ -179,3 +181,22 @@ def test_close_stops_the_read_ahead_thread_and_refuses_new_frames(cfr_path):
 def test_opening_decodes_nothing(cfr_path):
     with open_video(cfr_path) as video:
         assert not any(video.is_cached(i) for i in range(video.frame_count))
+
+
+def test_video_finalised_on_its_read_ahead_thread_stops_cleanly(cfr_path, monkeypatch):
+    """Issue 7 defect 12: when the read-ahead thread held the last reference, __del__ ran there and
+    raised "cannot join current thread"."""
+    problems: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: problems.append(repr(info.exc_value)))
+    monkeypatch.setattr(threading, "excepthook", lambda args: problems.append(repr(args.exc_value)))
+    video = open_video(cfr_path, read_ahead=4)
+    reader = video._read_ahead
+    decoder_lock = video._lock
+    with decoder_lock:  # the read-ahead step blocks on this lock while holding a strong reference
+        reader.request(0)
+        time.sleep(0.3)
+        del video
+        gc.collect()
+    reader._thread.join(timeout=5.0)
+    assert not reader._thread.is_alive()
+    assert problems == []
