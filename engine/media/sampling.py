@@ -37,7 +37,7 @@ from engine.media.video import SampledFrames, open_video
 
 MODEL_AUDIO_RATE = 16000
 MAX_WORKERS = 4
-AUDIO_BLOCK_SECONDS = 10.0
+AUDIO_BLOCK_SECONDS = 2.0
 AUDIO_RESAMPLER_LEAD_SECONDS = 10.0  # resampler input before a span's first sample (state warms up)
 AUDIO_DECODER_LEAD_SAMPLES = 4096  # lapped codecs rebuild their first samples from the frame before
 AUDIO_TAIL_SAMPLES = 8192  # input past a span's end so the resampler's delay line has emptied
