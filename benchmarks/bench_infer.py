@@ -49,13 +49,13 @@ def read_ours(path: str, n: int, fast: bool, workers: int | None) -> dict:
     from engine.media.sampling import sample_audio, sample_frames
 
     options = {"workers": workers} if workers else {}
-    started = time.perf_counter()
+    started = _mark()
     indices = segment_midpoints(_frame_count(path), n)
-    opened = time.perf_counter()
+    opened = _mark()
     sampled = sample_frames(path, indices, fast_seek=True, **options) if fast else sample_frames(path, indices, **options)
-    framed = time.perf_counter()
+    framed = _mark()
     audio = None if fast else sample_audio(path, 0.0, 1e9, **options)
-    done = time.perf_counter()
+    done = _mark()
     return _report(started, opened, framed, done, indices, sampled.frames, [int(i) for i in sampled.indices],
                    [float(t) for t in sampled.times], audio)
 
@@ -76,15 +76,15 @@ def read_torchcodec(path: str, n: int, threads: int) -> dict:
         from torchcodec.decoders import AudioDecoder, VideoDecoder
     except Exception as error:  # noqa: BLE001 - any import failure means "cannot run", reported as such
         return {"error": f"torchcodec cannot run here: {type(error).__name__}: {str(error).splitlines()[0]}"}
-    started = time.perf_counter()
+    started = _mark()
     decoder = VideoDecoder(path, seek_mode="exact", num_ffmpeg_threads=threads)
     indices = segment_midpoints(decoder.metadata.num_frames, n)
-    opened = time.perf_counter()
+    opened = _mark()
     batch = decoder.get_frames_at(indices)
     frames = [frame.permute(1, 2, 0).numpy() for frame in batch.data]
-    framed = time.perf_counter()
+    framed = _mark()
     audio = AudioDecoder(path, sample_rate=16000, num_channels=1).get_all_samples().data.numpy()[0]
-    done = time.perf_counter()
+    done = _mark()
     return _report(started, opened, framed, done, indices, frames, indices,
                    [float(t) for t in batch.pts_seconds], audio)
 
@@ -92,26 +92,33 @@ def read_torchcodec(path: str, n: int, threads: int) -> dict:
 def read_cv2(path: str, n: int) -> dict:
     import cv2
 
-    started = time.perf_counter()
+    started = _mark()
     capture = cv2.VideoCapture(path)
     indices = segment_midpoints(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), n)
-    opened = time.perf_counter()
+    opened = _mark()
     frames = []
     for index in indices:
         capture.set(cv2.CAP_PROP_POS_FRAMES, index)
         ok, bgr = capture.read()
         frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok else None)
-    framed = time.perf_counter()
+    framed = _mark()
     return _report(started, opened, framed, framed, indices, frames, indices, None, None)
+
+
+def _mark() -> tuple[float, float]:
+    """(wall clock, CPU time of this process, all threads) in seconds."""
+    return time.perf_counter(), sum(os.times()[:2])
 
 
 def _report(started, opened, framed, done, wanted, frames, returned, times, audio) -> dict:
     from long_video import frame_code
 
     return {
-        "open_s": opened - started, "frames_s": framed - opened, "audio_s": done - framed, "total_s": done - started,
+        "open_s": opened[0] - started[0], "frames_s": framed[0] - opened[0], "audio_s": done[0] - framed[0],
+        "total_s": done[0] - started[0], "open_cpu_s": opened[1] - started[1], "frames_cpu_s": framed[1] - opened[1],
+        "audio_cpu_s": done[1] - framed[1],
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "cpu_s": sum(os.times()[:2]),
+        "process_cpu_s": sum(os.times()[:2]),
         "wanted": list(wanted), "returned": list(returned), "times": times,
         "codes": [frame_code(f) if f is not None else -1 for f in frames],
         "shape": list(frames[0].shape) if frames and frames[0] is not None else None,
@@ -155,24 +162,23 @@ def truthful_count(numbers: dict) -> int:
     return sum(code == expected_code(index) and abs(time_ - index / FPS) < 1e-6 for code, index, time_ in pairs)
 
 
-def media_rows(results: dict[str, dict], n: int) -> list[tuple[str, ...]]:
+def media_rows(results: dict[str, dict], n: int, readers: tuple[str, ...]) -> list[tuple[str, ...]]:
     rows = []
     base = results.get("torchcodec", {})
-    for name in READERS:
+    for name in readers:
         numbers = results[name]
         if "error" in numbers:
-            rows.append((name, numbers["error"], "", "", "", "", "", "", ""))
+            rows.append((name, numbers["error"], "", "", "", "", "", ""))
             continue
         exact = f"{exact_count(numbers)}/{n}"
         if name == "ours-fast":
             exact += f" (true times {truthful_count(numbers)}/{n})"
-        audio = "-" if numbers["audio_samples"] is None else f"{numbers['audio_s']:.2f}"
+        audio = "-" if numbers["audio_samples"] is None else f"{numbers['audio_s']:.2f} ({numbers['audio_cpu_s']:.2f})"
         ratio = f"{base['total_s'] / numbers['total_s']:.2f}x" if "total_s" in base else "-"
         frames_ratio = (f"{(base['open_s'] + base['frames_s']) / (numbers['open_s'] + numbers['frames_s']):.2f}x"
                         if "total_s" in base else "-")
-        rows.append((name, f"{numbers['open_s']:.2f}", f"{numbers['frames_s']:.2f}", audio,
-                     f"{numbers['total_s']:.2f}", f"{numbers['cpu_s']:.2f}", f"{numbers['peak_mb']:.0f}", exact,
-                     f"{frames_ratio} / {ratio}"))
+        rows.append((name, f"{numbers['open_s']:.2f}", f"{numbers['frames_s']:.2f} ({numbers['frames_cpu_s']:.2f})",
+                     audio, f"{numbers['total_s']:.2f}", f"{numbers['peak_mb']:.0f}", exact, f"{frames_ratio} / {ratio}"))
     return rows
 
 
@@ -185,14 +191,15 @@ def print_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
         print(line.format(*row))
 
 
-def media_part(workdir: Path, minutes: int, n: int, repeat: int, as_json: bool) -> dict:
+def media_part(workdir: Path, minutes: int, n: int, repeat: int, as_json: bool,
+               readers: tuple[str, ...] = READERS) -> dict:
     from long_video import long_video
 
     path = long_video(workdir, minutes)
     load_before = os.getloadavg()[0]
     results: dict[str, dict] = {}
     for _ in range(repeat):  # round robin, so a busy moment on the machine hits every reader alike
-        for name in READERS:
+        for name in readers:
             numbers = measure_in_subprocess(name, path, n)
             best = results.get(name)
             if best is None or ("error" in best and "error" not in numbers) or (
@@ -206,9 +213,9 @@ def media_part(workdir: Path, minutes: int, n: int, repeat: int, as_json: bool) 
     print(f"media: {n} frames at segment midpoints + the whole audio at 16 kHz mono of {path.name}; "
           f"each reader in a fresh process, best of {repeat} by total time; {machine['cores']} cores, "
           f"load average {machine['load_before']:.1f} before, {machine['load_after']:.1f} after")
-    headers = ("reader", "open s", "frames s", "audio s", "total s", "CPU s", "peak MB", "exact frames",
+    headers = ("reader", "open s", "frames s (CPU)", "audio s (CPU)", "total s", "peak MB", "exact frames",
                "speed vs torchcodec 1-thread: open+frames / total")
-    print_table(headers, media_rows(results, n))
+    print_table(headers, media_rows(results, n, readers))
     return results
 
 
@@ -220,16 +227,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=int, default=60, help="length of the long video (multiple of 5)")
     parser.add_argument("--frames", type=int, default=FRAMES)
     parser.add_argument("--repeat", type=int, default=1, help="runs per reader, round robin; the best is shown")
+    parser.add_argument("--readers", default=",".join(READERS), help="comma-separated subset of: " + ", ".join(READERS))
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--reader", choices=READERS, help=argparse.SUPPRESS)
     parser.add_argument("--video", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    unknown = set(args.readers.split(",")) - set(READERS)
+    if unknown:
+        parser.error(f"unknown readers: {', '.join(sorted(unknown))}")
     if args.reader:
         print(json.dumps(run_reader(args.reader, args.video, args.frames)))
         return 0
     results = {}
     if args.part in ("all", "media"):
-        results["media"] = media_part(args.workdir, args.minutes, args.frames, args.repeat, args.json)
+        results["media"] = media_part(args.workdir, args.minutes, args.frames, args.repeat, args.json,
+                                      tuple(args.readers.split(",")))
     if args.json:
         print(json.dumps(results, indent=1))
     return 0

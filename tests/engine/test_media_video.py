@@ -200,3 +200,21 @@ def test_video_finalised_on_its_read_ahead_thread_stops_cleanly(cfr_path, monkey
     reader._thread.join(timeout=5.0)
     assert not reader._thread.is_alive()
     assert problems == []
+
+
+def test_a_seek_converts_only_the_frame_asked_for(cfr_path, monkeypatch):
+    """Issue 7: converting the ~2 s kept behind every random seek to RGB was the fixed per-seek cost.
+    Those frames now stay as decoded (YUV) and are converted, exactly, only when asked for."""
+    import engine.media.color as color
+
+    converted: list[int] = []
+    real = color.frame_to_rgb
+    monkeypatch.setattr("engine.media.video.frame_to_rgb", lambda frame: converted.append(1) or real(frame))
+    with open_video(cfr_path, read_ahead=0) as video:
+        assert decode_index(video.frame(240)) == 240
+        assert len(converted) == 1
+        assert video.is_cached(239) and video.is_cached(205)  # kept for backward steps...
+        for index in (239, 220, 205):
+            frame = video.frame(index)  # ...and converted on demand, without decoding again
+            assert decode_index(frame) == index and not frame.flags.writeable
+        assert video.frame(239) is video.frame(239)
