@@ -3,16 +3,19 @@
 This is the hot path of long-video evaluation (50 frames + audio per item). Backends and the
 trainer call only these functions, so the decoding strategy can change behind them.
 
-Frames: the wanted frames are grouped by the keyframe each must be decoded from, and the
-groups are shared among worker threads, each with its own container and decoder (FFmpeg
-releases the GIL while it demuxes and decodes), so all cores decode disjoint GOPs at once.
-A frame is converted to RGB only if it is wanted. `fast_seek=True` decodes only the keyframe
-nearest each wanted frame and reports the index and true time of the frame it used.
+Frames: the wanted frames are grouped by the keyframe each must be decoded from and decoded
+group by group in one container, with FFmpeg frame threads (one per core) doing the decoding
+in parallel. A frame is converted to RGB only if it is wanted. (Several containers in Python
+threads over disjoint GOPs were tried and dropped: every packet hands the GIL over a few
+times, and on a busy machine each hand-over waits for the scheduler, which made two threads
+two to three times slower than one.) `fast_seek=True` decodes only the keyframe nearest each
+wanted frame and reports the index and true time of the frame it used.
 
 Audio: decoded with the video track discarded by the demuxer (it is never read), queued in
-an `av.AudioFifo` and resampled in 10 s blocks, in parallel spans. Each span feeds the
-resampler from a point on the output sample grid, 10 s early, so the samples where spans
-meet are the ones a single pass over the whole track gives.
+an `av.AudioFifo` and resampled in 2 s blocks. Long spans may be split among threads (only
+when cores are idle, for the reason above); each span feeds the resampler from a point on
+the output sample grid, 10 s early, so the samples where spans meet are the ones a single
+pass over the whole track gives.
 """
 
 from __future__ import annotations
@@ -44,13 +47,22 @@ AUDIO_TAIL_SAMPLES = 8192  # input past a span's end so the resampler's delay li
 MIN_AUDIO_SPAN_SECONDS = 120.0  # shorter requests are not worth a second container
 
 
-def default_workers() -> int:
-    """Decoding threads: the cores this process may use, at most MAX_WORKERS."""
+def usable_cores() -> int:
+    """The cores this process may run on, at most MAX_WORKERS."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     return max(1, min(MAX_WORKERS, cores))
+
+
+def idle_cores() -> int:
+    """Usable cores minus the machine's current run-queue length (1-minute load), at least 1."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = 0.0
+    return max(1, usable_cores() - int(load))
 
 
 # ----- frames -------------------------------------------------------------------------------------
@@ -83,6 +95,7 @@ def sample_frames(
     the nearest keyframe and decodes only that; the result's `indices` and `times` are those of
     the frames actually used (put these times in a prompt, not the requested ones).
     `max_pixels` shrinks frames larger than that (aspect kept, even sizes) while converting.
+    `workers` is the number of decoder threads (default: the usable cores, at most 4).
     """
     path = Path(path)
     table, size = _frame_table(path)
@@ -90,13 +103,12 @@ def sample_frames(
     if fast_seek:
         wanted = [_nearest_keyframe(table, i) for i in wanted]
     groups = _groups(table, sorted(set(wanted)))
-    convert = _converter(size, max_pixels)
-    decoded: dict[int, np.ndarray] = {}
-    for part in _run_parallel(_decode_groups, path, table, convert, _split(groups, workers, table)):
-        decoded.update(part)
+    # A keyframe alone gains nothing from frame threads (they only add pipeline latency).
+    threads = 1 if fast_seek else (workers or usable_cores())
+    decoded = _decode_groups(path, table, _converter(size, max_pixels), groups, threads)
     missing = [i for i in sorted(set(wanted)) if i not in decoded]
     if missing:  # a seek that did not land where the table says: the frame-accurate reader settles it
-        decoded.update(_decode_with_video(path, missing, convert))
+        decoded.update(_decode_with_video(path, missing, _converter(size, max_pixels)))
     return SampledFrames(
         indices=np.asarray(wanted, dtype=np.int64),
         times=table.times[wanted],
@@ -133,28 +145,8 @@ def _groups(table: FrameIndex, targets: list[int]) -> list[_Group]:
     return [_Group(key, tuple(found)) for key, found in sorted(by_key.items())]
 
 
-def _split(groups: list[_Group], workers: int | None, table: FrameIndex) -> list[list[_Group]]:
-    """Contiguous runs of groups with about equal decoding work (frames from keyframe to last target)."""
-    count = max(1, min(workers or default_workers(), len(groups)))
-    costs = np.cumsum([group.targets[-1] - group.keyframe + 1 for group in groups])
-    if count == 1 or len(groups) == 0:
-        return [groups]
-    bounds = np.searchsorted(costs, costs[-1] * np.arange(1, count) / count)
-    edges = [0, *sorted({int(b) + 1 for b in bounds if 0 <= int(b) + 1 < len(groups)}), len(groups)]
-    return [groups[a:b] for a, b in zip(edges, edges[1:], strict=False) if b > a]
-
-
-def _run_parallel(task: Callable, path: Path, table: FrameIndex, convert: Callable, parts: list) -> list:
-    if len(parts) <= 1:
-        return [task(path, table, convert, part, 0) for part in parts]
-    decoder_threads = max(1, default_workers() // len(parts))
-    with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="media-sample") as pool:
-        futures = [pool.submit(task, path, table, convert, part, decoder_threads) for part in parts]
-        return [future.result() for future in futures]
-
-
 def _decode_groups(
-    path: Path, table: FrameIndex, convert: Callable, groups: list[_Group], decoder_threads: int
+    path: Path, table: FrameIndex, convert: Callable, groups: list[_Group], threads: int
 ) -> dict[int, np.ndarray]:
     """Decode each group from its keyframe in one container; frames a seek missed are left out."""
     found: dict[int, np.ndarray] = {}
@@ -164,8 +156,7 @@ def _decode_groups(
         for other in container.streams:
             if other.index != stream.index:
                 other.discard = Discard.all
-        if decoder_threads:
-            stream.thread_type, stream.thread_count = ("SLICE", decoder_threads) if decoder_threads > 1 else ("NONE", 1)
+        stream.thread_type, stream.thread_count = ("FRAME", threads) if threads > 1 else ("NONE", 1)
         for group in groups:
             found.update(_decode_group(container, stream, table, convert, group))
     except av.error.FFmpegError:
@@ -240,7 +231,8 @@ def sample_audio(
     workers: int | None = None,
 ) -> np.ndarray:
     """Mono float32 audio of [start, end] s at `sample_rate` (to the end of the track if `end`
-    is None or past it); NoAudioError when the file has none."""
+    is None or past it); NoAudioError when the file has none. `workers`: threads over spans of at
+    least 2 minutes (default: the idle cores, see `idle_cores`)."""
     path = Path(path)
     container = open_container(path)
     try:
@@ -270,7 +262,7 @@ def _track_seconds(container: av.container.InputContainer, stream: av.AudioStrea
 
 def _audio_spans(plan: _AudioPlan, workers: int | None, seconds: float) -> list[tuple[int, int]]:
     """[first, end) output samples per worker, split at points where the two sample grids meet."""
-    count = max(1, min(workers or default_workers(), int(seconds // MIN_AUDIO_SPAN_SECONDS)))
+    count = max(1, min(workers or idle_cores(), int(seconds // MIN_AUDIO_SPAN_SECONDS)))
     step = plan.grid * plan.rate // plan.source_rate  # output samples between meeting points
     cuts = [plan.first + round(plan.count * k / count / step) * step for k in range(1, count)]
     edges = [plan.first, *[c for c in cuts if plan.first < c < plan.first + plan.count], plan.first + plan.count]
