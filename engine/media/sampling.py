@@ -103,12 +103,14 @@ def sample_frames(
     if fast_seek:
         wanted = [_nearest_keyframe(table, i) for i in wanted]
     groups = _groups(table, sorted(set(wanted)))
-    # A keyframe alone gains nothing from frame threads (they only add pipeline latency).
-    threads = 1 if fast_seek else (workers or usable_cores())
-    decoded = _decode_groups(path, table, _converter(size, max_pixels), groups, threads)
+    convert = _converter(size, max_pixels)
+    if fast_seek:
+        decoded = _decode_keyframes(path, table, convert, groups, workers or idle_cores())
+    else:
+        decoded = _decode_groups(path, table, convert, groups, workers or usable_cores())
     missing = [i for i in sorted(set(wanted)) if i not in decoded]
     if missing:  # a seek that did not land where the table says: the frame-accurate reader settles it
-        decoded.update(_decode_with_video(path, missing, _converter(size, max_pixels)))
+        decoded.update(_decode_with_video(path, missing, convert))
     return SampledFrames(
         indices=np.asarray(wanted, dtype=np.int64),
         times=table.times[wanted],
@@ -163,6 +165,23 @@ def _decode_groups(
         pass  # a damaged stretch: whatever is missing goes to the frame-accurate reader, which reports it
     finally:
         container.close()
+    return found
+
+
+def _decode_keyframes(
+    path: Path, table: FrameIndex, convert: Callable, groups: list[_Group], containers: int
+) -> dict[int, np.ndarray]:
+    """Keyframes only: frame threads would only add latency, so contiguous shares of the keyframes
+    go to single-threaded decoders in their own containers (each decode is long enough, about
+    10 ms at 720p, that the threads rarely wait for the GIL)."""
+    count = max(1, min(containers, len(groups)))
+    shares = [groups[len(groups) * k // count : len(groups) * (k + 1) // count] for k in range(count)]
+    if count == 1:
+        return _decode_groups(path, table, convert, groups, 1)
+    found: dict[int, np.ndarray] = {}
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="media-keyframes") as pool:
+        for part in pool.map(lambda share: _decode_groups(path, table, convert, share, 1), shares):
+            found.update(part)
     return found
 
 
