@@ -5,8 +5,10 @@
 44.1 kHz AAC), generated once into --workdir (see benchmarks/long_video.py). Each reader runs
 in its own fresh process (its time and peak RSS include nothing of the others):
 
-- ours:        engine.media.sampling (`sample_frames` + `sample_audio`), exact;
-- ours fast:   `sample_frames(..., fast_seek=True)`, keyframe snapping with true times;
+- ours:          engine.media.sampling (`sample_frames` + `sample_audio`), exact, default workers
+                 (frames: FFmpeg frame threads, one per core; audio: threads over spans on idle cores);
+- ours-1-worker: the same with `workers=1` (one decoder thread, one audio pass);
+- ours-fast:     `sample_frames(..., fast_seek=True)`, nearest keyframes, with their true times;
 - torchcodec:  the decoder transformers uses, exact seek mode, one FFmpeg thread (and all threads);
 - cv2:         naive `CAP_PROP_POS_FRAMES` seeks, frames only (OpenCV has no audio).
 
