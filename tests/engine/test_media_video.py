@@ -183,6 +183,19 @@ def test_opening_decodes_nothing(cfr_path):
         assert not any(video.is_cached(i) for i in range(video.frame_count))
 
 
+def wait_until_inside(thread: threading.Thread, function: str, timeout: float = 10.0) -> bool:
+    """Whether `thread` reached a call of `function` (read from its live stack) within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frame = sys._current_frames().get(thread.ident)
+        while frame is not None:
+            if frame.f_code.co_name == function:
+                return True
+            frame = frame.f_back
+        time.sleep(0.005)
+    return False
+
+
 def test_video_finalised_on_its_read_ahead_thread_stops_cleanly(cfr_path, monkeypatch):
     """Issue 7 defect 12: when the read-ahead thread held the last reference, __del__ ran there and
     raised "cannot join current thread"."""
@@ -194,7 +207,7 @@ def test_video_finalised_on_its_read_ahead_thread_stops_cleanly(cfr_path, monkey
     decoder_lock = video._lock
     with decoder_lock:  # the read-ahead step blocks on this lock while holding a strong reference
         reader.request(0)
-        time.sleep(0.3)
+        assert wait_until_inside(reader._thread, "_decode_ahead")
         del video
         gc.collect()
     reader._thread.join(timeout=5.0)
