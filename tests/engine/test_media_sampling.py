@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from engine.media import load_audio, open_video, sampling
+from engine.media import NoAudioError, VideoNotFoundError, load_audio, open_video, sampling
 from engine.media.frame_index import _demux_index
 from engine.media.mp4_index import sample_table_times
 from engine.media.sampling import sample_audio, sample_frames, video_frame_count
@@ -147,3 +147,12 @@ def test_audio_window_is_the_slice_of_the_whole_track(cfr_path, monkeypatch):
     first = round(start * 16000)
     assert np.array_equal(window, whole[first : first + len(window)])
     assert len(sample_audio(cfr_path, 15.0, 99.0)) == len(whole) - 15 * 16000
+
+
+def test_user_errors_are_typed_media_errors(tmp_path, vfr_path):
+    with pytest.raises(VideoNotFoundError):
+        sample_frames(tmp_path / "missing.mp4", [0])
+    with pytest.raises(VideoNotFoundError):
+        sample_audio(tmp_path / "missing.mp4", 0.0, 1.0)
+    with pytest.raises(NoAudioError):
+        sample_audio(vfr_path, 0.0, 1.0)  # the VFR fixture has no audio track
