@@ -1,7 +1,8 @@
 """Media-layer benchmark: engine.media against a naive cv2.VideoCapture seek, in the same run.
 
-Generates (or reuses, with --workdir) a 10-minute 1280x720 25 fps H.264+AAC file and a
-variable-frame-rate 720p file with 250-frame keyframe intervals. Every frame shows its
+Generates (or reuses, with --workdir) a 10-minute 1280x720 25 fps H.264+AAC file, a
+variable-frame-rate 720p file with 250-frame keyframe intervals and a small 640x360 30 fps
+file with 250-frame keyframe intervals (where a fixed per-seek cost shows most). Every frame shows its
 own index as 16 black/white blocks, so frame accuracy is measured, not assumed.
 
     .venv/bin/python benchmarks/bench_media.py --workdir /tmp/avr-bench [--json]
@@ -33,6 +34,7 @@ WIDTH, HEIGHT, FPS = 1280, 720, 25.0
 AUDIO_RATE = 16000
 BLOCK = 64
 SEED = 11
+SMALL_SIZE, SMALL_FPS, SMALL_SECONDS = (640, 360), 30, 180
 
 
 @dataclass
@@ -48,32 +50,35 @@ class Row:
 
 
 def code_frame(index: int, background: np.ndarray) -> np.ndarray:
-    """720p frame: a moving gradient with the frame index drawn as 16 big black/white blocks."""
-    return draw_index(np.roll(background, shift=(index * 7) % WIDTH, axis=1), index, BLOCK)
+    """A moving gradient with the frame index drawn as 16 big black/white blocks."""
+    return draw_index(np.roll(background, shift=(index * 7) % background.shape[1], axis=1), index, BLOCK)
 
 
 def read_code(rgb_or_bgr: np.ndarray) -> int:
     return read_index(rgb_or_bgr, BLOCK)
 
 
-def gradient_background() -> np.ndarray:
-    x = np.linspace(0, 255, WIDTH, dtype=np.float32)
-    y = np.linspace(0, 255, HEIGHT, dtype=np.float32)[:, None]
-    background = np.empty((HEIGHT, WIDTH, 3), dtype=np.uint8)
+def gradient_background(width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
+    x = np.linspace(0, 255, width, dtype=np.float32)
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    background = np.empty((height, width, 3), dtype=np.uint8)
     background[..., 0] = x[None, :].astype(np.uint8)
     background[..., 1] = ((x[None, :] + y) / 2).astype(np.uint8)
-    background[..., 2] = np.broadcast_to(y, (HEIGHT, WIDTH)).astype(np.uint8)
+    background[..., 2] = np.broadcast_to(y, (height, width)).astype(np.uint8)
     return background
 
 
-def write_test_video(path: Path, times: np.ndarray, gop: int | None, with_audio: bool) -> None:
-    background = gradient_background()
-    with VideoWriter(path, (WIDTH, HEIGHT), FPS, audio_rate=AUDIO_RATE if with_audio else None, gop=gop) as writer:
+def write_test_video(
+    path: Path, times: np.ndarray, gop: int | None, with_audio: bool,
+    size: tuple[int, int] = (WIDTH, HEIGHT), fps: float = FPS,
+) -> None:
+    background = gradient_background(*size)
+    with VideoWriter(path, size, fps, audio_rate=AUDIO_RATE if with_audio else None, gop=gop) as writer:
         audio_done = 0
         for index, seconds in enumerate(times):
             writer.add_frame(code_frame(index, background), pts_seconds=float(seconds))
             if with_audio:
-                until = round((seconds + 1 / FPS) * AUDIO_RATE)
+                until = round((seconds + 1 / fps) * AUDIO_RATE)
                 t = np.arange(audio_done, until) / AUDIO_RATE
                 writer.add_audio((0.3 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(t))).astype(np.float32) / 2)
                 audio_done = until
@@ -87,12 +92,24 @@ def ensure_videos(workdir: Path, minutes: float) -> tuple[Path, Path, np.ndarray
         (cfr, np.arange(round(minutes * 60 * FPS)) / FPS, None, True),
         (vfr, vfr_times, 250, False),
     ]:
-        if not path.exists():
-            started = time.perf_counter()
-            print(f"generating {path.name} ({len(times)} frames)...", file=sys.stderr, flush=True)
-            write_test_video(path, times, gop, audio)
-            print(f"  done in {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
+        generate_once(path, lambda p=path, t=times, g=gop, a=audio: write_test_video(p, t, g, a), len(times))
     return cfr, vfr, vfr_times
+
+
+def ensure_small_video(workdir: Path) -> tuple[Path, np.ndarray]:
+    """The shape where a fixed per-seek cost shows: 640x360, 30 fps, 250-frame GOP, 3 minutes."""
+    path = workdir / "small_360p_30fps_gop250.mp4"
+    times = np.arange(SMALL_SECONDS * SMALL_FPS) / SMALL_FPS
+    generate_once(path, lambda: write_test_video(path, times, 250, False, SMALL_SIZE, SMALL_FPS), len(times))
+    return path, times
+
+
+def generate_once(path: Path, write: Callable[[], None], frames: int) -> None:
+    if not path.exists():
+        started = time.perf_counter()
+        print(f"generating {path.name} ({frames} frames)...", file=sys.stderr, flush=True)
+        write()
+        print(f"  done in {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
 
 
 # ----- measuring ------------------------------------------------------------------------------
@@ -117,7 +134,7 @@ class NaiveCapture:
     def frame_at(self, seconds: float) -> np.ndarray:
         self.capture.set(cv2.CAP_PROP_POS_MSEC, seconds * 1000.0)
         ok, bgr = self.capture.read()
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok else np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok else np.zeros((BLOCK * 2, BLOCK * 8, 3), np.uint8)
 
     def close(self) -> None:
         self.capture.release()
@@ -294,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(temp.name)
     workdir.mkdir(parents=True, exist_ok=True)
     cfr, vfr, vfr_times = ensure_videos(workdir, args.minutes)
+    small, small_times = ensure_small_video(workdir)
     cfr_times = np.arange(round(args.minutes * 60 * FPS)) / FPS
     rows: list[Row] = []
     numbers: dict = {}
@@ -301,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         "open": open_rows(cfr),
         "random_cfr": random_seek_rows(cfr, "CFR 720p", args.seeks, cfr_times),
         "random_vfr": random_seek_rows(vfr, "VFR 720p gop250", args.seeks, vfr_times),
+        "random_small": random_seek_rows(small, "360p 30fps gop250", args.seeks, small_times),
         "scrub": scrub_rows(cfr, 100, args.minutes * 60),
         "playback": playback_rows(cfr, 500, args.minutes * 60 / 5),
         "envelope": envelope_rows(cfr, workdir),

@@ -17,7 +17,7 @@ import platformdirs
 from engine.io import publish_temp
 from engine.media.audio import DEFAULT_RATE, AudioStream
 from engine.media.envelope import DEFAULT_BASE_BUCKET, EnvelopePyramid
-from engine.media.errors import NoAudioError
+from engine.media.errors import NoAudioError, VideoNotFoundError
 
 CACHE_ENV_VAR = "AVR_CACHE_DIR"
 CACHE_FORMAT_VERSION = 1
@@ -47,6 +47,8 @@ def load_envelope(
     path: str | os.PathLike, *, sr: int = DEFAULT_RATE, cache_dir: str | os.PathLike | None = None
 ) -> EnvelopePyramid | None:
     """Envelope of the file's audio (from the cache when possible); None when it has no audio track."""
+    if not Path(path).is_file():
+        raise VideoNotFoundError(f"media file not found: {path}")
     cached = envelope_cache_path(path, sr, cache_dir)
     if cached.is_file():
         try:

@@ -59,11 +59,13 @@ class ReadAhead:
             self._window = None
 
     def stop(self) -> None:
+        """Stop the thread and wait for it, unless called on it (a Video finalised there): then just signal."""
         with self._wake:
             self._stopping = True
             self._window = None
             self._wake.notify()
-        self._thread.join(timeout=5.0)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5.0)
 
     def _run(self) -> None:
         while True:

@@ -71,7 +71,7 @@ class Video:
         self._container = open_container(self.path)
         try:
             self._stream = video_stream_of(self._container, self.path)
-            self._index = build_frame_index(self._container, self._stream)
+            self._index = build_frame_index(self._container, self._stream, self.path)
             if self._index.frame_count == 0:
                 raise EmptyVideoError(f"{self.path.name} has a video track with no frames")
         except BaseException:
@@ -89,7 +89,7 @@ class Video:
         self._decoded: Iterator[av.VideoFrame] | None = None
         self._next_index: int | None = None
         self._closed = False
-        self._cache = FrameCache(cache_mb * 1024 * 1024, width * height * 3)
+        self._cache = FrameCache(cache_mb * 1024 * 1024, width * height * 3, to_rgb=frame_to_rgb)
         self._backward_frames = min(self._cache.capacity // 3, round(BACKWARD_CACHE_SECONDS * self.fps))
         self._read_ahead = self._start_read_ahead(read_ahead)
 
@@ -250,10 +250,10 @@ class Video:
                     raise self._undecodable(index)
                 self._seek_to_keyframe_before(0)
                 restarted = True
+            elif found == index:
+                return self._cache.put(found, frame_to_rgb(frame))
             elif found >= index - keep_before:
-                rgb = self._cache.put(found, frame_to_rgb(frame))
-                if found == index:
-                    return rgb
+                self._cache.put_unconverted(found, frame)  # converted only if it is ever asked for
 
     def _seek_to_keyframe_before(self, index: int) -> None:
         """Position the decoder at the keyframe at or before `index`."""
@@ -305,6 +305,7 @@ class Video:
         self.close()
 
     def __del__(self) -> None:
+        # May run on the read-ahead thread itself (it briefly holds the last reference): stop() allows that.
         if getattr(self, "_read_ahead", None) is not None:
             self._read_ahead.stop()
 

@@ -16,6 +16,7 @@ from engine.media import (
     VideoNotFoundError,
     VideoWriter,
     load_audio,
+    load_envelope,
     open_video,
 )
 from tests.engine.media_fixtures import HEIGHT, WIDTH, decode_index, index_frame, write_cfr_video
@@ -35,6 +36,14 @@ def test_missing_file(tmp_path):
         load_audio(tmp_path / "nowhere.mp4")
     with pytest.raises(VideoNotFoundError):
         open_video(tmp_path)
+
+
+def test_missing_file_for_the_waveform_is_a_media_error(tmp_path):
+    """Issue 7 defect 15: load_envelope used to let FileNotFoundError escape from its cache key."""
+    for missing in (tmp_path / "nowhere.mp4", tmp_path):
+        with pytest.raises(VideoNotFoundError) as caught:
+            load_envelope(missing, cache_dir=tmp_path / "cache")
+        assert_one_line(caught.value, "nowhere.mp4" if missing != tmp_path else tmp_path.name)
 
 
 def test_text_file_is_not_a_video(tmp_path):

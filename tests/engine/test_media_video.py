@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import sys
 import threading
 import time
 
@@ -179,3 +181,53 @@ def test_close_stops_the_read_ahead_thread_and_refuses_new_frames(cfr_path):
 def test_opening_decodes_nothing(cfr_path):
     with open_video(cfr_path) as video:
         assert not any(video.is_cached(i) for i in range(video.frame_count))
+
+
+def wait_until_inside(thread: threading.Thread, function: str, timeout: float = 10.0) -> bool:
+    """Whether `thread` reached a call of `function` (read from its live stack) within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frame = sys._current_frames().get(thread.ident)
+        while frame is not None:
+            if frame.f_code.co_name == function:
+                return True
+            frame = frame.f_back
+        time.sleep(0.005)
+    return False
+
+
+def test_video_finalised_on_its_read_ahead_thread_stops_cleanly(cfr_path, monkeypatch):
+    """Issue 7 defect 12: when the read-ahead thread held the last reference, __del__ ran there and
+    raised "cannot join current thread"."""
+    problems: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: problems.append(repr(info.exc_value)))
+    monkeypatch.setattr(threading, "excepthook", lambda args: problems.append(repr(args.exc_value)))
+    video = open_video(cfr_path, read_ahead=4)
+    reader = video._read_ahead
+    decoder_lock = video._lock
+    with decoder_lock:  # the read-ahead step blocks on this lock while holding a strong reference
+        reader.request(0)
+        assert wait_until_inside(reader._thread, "_decode_ahead")
+        del video
+        gc.collect()
+    reader._thread.join(timeout=5.0)
+    assert not reader._thread.is_alive()
+    assert problems == []
+
+
+def test_a_seek_converts_only_the_frame_asked_for(cfr_path, monkeypatch):
+    """Issue 7: converting the ~2 s kept behind every random seek to RGB was the fixed per-seek cost.
+    Those frames now stay as decoded (YUV) and are converted, exactly, only when asked for."""
+    import engine.media.color as color
+
+    converted: list[int] = []
+    real = color.frame_to_rgb
+    monkeypatch.setattr("engine.media.video.frame_to_rgb", lambda frame: converted.append(1) or real(frame))
+    with open_video(cfr_path, read_ahead=0) as video:
+        assert decode_index(video.frame(240)) == 240
+        assert len(converted) == 1
+        assert video.is_cached(239) and video.is_cached(205)  # kept for backward steps...
+        for index in (239, 220, 205):
+            frame = video.frame(index)  # ...and converted on demand, without decoding again
+            assert decode_index(frame) == index and not frame.flags.writeable
+        assert video.frame(239) is video.frame(239)

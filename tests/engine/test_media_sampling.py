@@ -1,0 +1,158 @@
+"""Model inputs (engine.media.sampling): exact frames, keyframe-snapped fast frames with their
+true times, and audio spans that are sample-exact however the track is split among threads."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from engine.media import NoAudioError, VideoNotFoundError, load_audio, open_video, sampling
+from engine.media.frame_index import _demux_index
+from engine.media.mp4_index import sample_table_times
+from engine.media.sampling import sample_audio, sample_frames, video_frame_count
+from tests.engine.media_fixtures import (
+    HEIGHT,
+    WIDTH,
+    decode_index,
+    index_frame,
+    vfr_times,
+    write_cfr_video,
+    write_vfr_video,
+)
+
+FRAMES = 400
+GOP = 50
+
+
+@pytest.fixture(scope="module")
+def cfr_path(tmp_path_factory):
+    """16 s, 25 fps, a keyframe every 50 frames, 44.1 kHz audio (resampled to 16 kHz by the sampler)."""
+    return write_cfr_video(tmp_path_factory.mktemp("sampling") / "cfr.mp4", FRAMES, gop=GOP, audio_rate=44100)
+
+
+@pytest.fixture(scope="module")
+def vfr_path(tmp_path_factory):
+    return write_vfr_video(tmp_path_factory.mktemp("sampling") / "vfr.mp4", vfr_times(300), gop=GOP)
+
+
+@pytest.fixture(scope="module")
+def bframes_path(tmp_path_factory):
+    """x264 'medium' (B-frames, reordered presentation): the sample table alone is not enough here."""
+    path = tmp_path_factory.mktemp("sampling") / "bframes.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.options = {"preset": "medium", "crf": "28", "x264-params": "keyint=40:min-keyint=40:bframes=3"}
+        for index in range(200):
+            frame = av.VideoFrame.from_ndarray(index_frame(index), format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def exact_frames(path, indices):
+    with open_video(path, read_ahead=0) as video:
+        return [video.frame(i) for i in indices]
+
+
+@pytest.mark.parametrize("which", ["cfr_path", "vfr_path", "bframes_path"])
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_frames_equal_the_frame_accurate_reader(which, workers, request):
+    path = request.getfixturevalue(which)
+    count = video_frame_count(path)
+    rng = np.random.default_rng(workers)
+    indices = [int(i) for i in rng.integers(0, count, 30)] + [0, count - 1, 7, 7]
+    sampled = sample_frames(path, indices, workers=workers)
+    assert list(sampled.indices) == indices
+    expected = exact_frames(path, indices)
+    assert all(np.array_equal(got, want) for got, want in zip(sampled.frames, expected, strict=True))
+    assert [decode_index(f) for f in sampled.frames] == indices
+    with open_video(path, read_ahead=0) as video:
+        assert np.allclose(sampled.times, video.frame_times[indices])
+
+
+def test_fast_seek_uses_the_nearest_keyframe_and_reports_its_true_time(vfr_path):
+    with open_video(vfr_path, read_ahead=0) as video:
+        times = video.frame_times
+        keyframes = np.flatnonzero(video.frame_index.keyframe)
+    wanted = [3, 30, 90, 140, 299]
+    sampled = sample_frames(vfr_path, wanted, fast_seek=True, workers=2)
+    nearest = [int(keyframes[np.argmin(np.abs(keyframes - i))]) for i in wanted]
+    assert list(sampled.indices) == nearest
+    assert [decode_index(f) for f in sampled.frames] == nearest  # the content is the frame it says
+    assert np.allclose(sampled.times, times[nearest])
+    assert not np.allclose(sampled.times, times[wanted])  # so the prompt must state these times
+
+
+def test_max_pixels_shrinks_while_decoding(cfr_path):
+    sampled = sample_frames(cfr_path, [10, 260], max_pixels=160 * 120)
+    full = exact_frames(cfr_path, [10, 260])
+    for small, big in zip(sampled.frames, full, strict=True):
+        assert small.shape == (120, 160, 3)
+        assert decode_index(np.repeat(np.repeat(small, 2, axis=0), 2, axis=1)) == decode_index(big)
+
+
+def test_a_truncated_file_gives_its_decodable_frames(cfr_path, tmp_path):
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(cfr_path.read_bytes()[: cfr_path.stat().st_size * 2 // 3])
+    with open_video(cut, read_ahead=0) as video:
+        assert video.truncated
+        last_good = video.frame_count - 1
+        expected = [video.frame(5), video.frame(last_good)]
+    sampled = sample_frames(cut, [5, FRAMES - 1], workers=2)  # indices past the end are clamped
+    assert list(sampled.indices) == [5, last_good]
+    assert all(np.array_equal(a, b) for a, b in zip(sampled.frames, expected, strict=True))
+
+
+@pytest.mark.parametrize("which", ["cfr_path", "vfr_path"])
+def test_sample_table_index_is_the_demuxed_index(which, request):
+    path = request.getfixturevalue(which)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        table = sample_table_times(path, container, stream)
+        demuxed = _demux_index(container, stream)
+    assert table is not None
+    pts, keyframe, end_pts = table
+    assert np.array_equal(pts, demuxed.pts) and np.array_equal(keyframe, demuxed.keyframe)
+    assert end_pts == demuxed.end_pts
+
+
+def test_reordered_or_cut_files_are_demuxed_instead(bframes_path, cfr_path, tmp_path):
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(cfr_path.read_bytes()[: cfr_path.stat().st_size // 2])
+    for path in (bframes_path, cut):
+        with av.open(str(path)) as container:
+            assert sample_table_times(path, container, container.streams.video[0]) is None
+
+
+def test_audio_split_among_threads_is_sample_exact(cfr_path, monkeypatch):
+    monkeypatch.setattr(sampling, "MIN_AUDIO_SPAN_SECONDS", 2.0)  # split even this short track
+    whole = sample_audio(cfr_path, 0.0, None, workers=1)
+    assert len(whole) == pytest.approx(FRAMES / 25 * 16000, abs=2048)
+    for workers in (2, 3):
+        assert np.array_equal(sample_audio(cfr_path, 0.0, None, workers=workers), whole)
+    assert np.array_equal(load_audio(cfr_path, 16000), whole)  # the playback reader's samples
+
+
+def test_audio_window_is_the_slice_of_the_whole_track(cfr_path, monkeypatch):
+    monkeypatch.setattr(sampling, "MIN_AUDIO_SPAN_SECONDS", 2.0)
+    whole = sample_audio(cfr_path, 0.0, None, workers=1)
+    start, end = 3.21, 11.9
+    window = sample_audio(cfr_path, start, end, workers=2)
+    assert len(window) == round((end - start) * 16000)
+    first = round(start * 16000)
+    assert np.array_equal(window, whole[first : first + len(window)])
+    assert len(sample_audio(cfr_path, 15.0, 99.0)) == len(whole) - 15 * 16000
+
+
+def test_user_errors_are_typed_media_errors(tmp_path, vfr_path):
+    with pytest.raises(VideoNotFoundError):
+        sample_frames(tmp_path / "missing.mp4", [0])
+    with pytest.raises(VideoNotFoundError):
+        sample_audio(tmp_path / "missing.mp4", 0.0, 1.0)
+    with pytest.raises(NoAudioError):
+        sample_audio(vfr_path, 0.0, 1.0)  # the VFR fixture has no audio track
