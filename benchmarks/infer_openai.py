@@ -12,7 +12,6 @@ encoding; `--frames N` adds N 320x240 frames per request to show that cost too.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
