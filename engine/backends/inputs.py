@@ -50,6 +50,9 @@ class InputOptions:
     frames_as: Literal["video", "images"] = "video"
     audio: AudioPolicy = field(default_factory=AudioPolicy)
     max_new_tokens: int = 1024
+    #: Snap timeline frames to their nearest keyframes (much cheaper to decode); the prompt states
+    #: the true times of the frames used, never the requested ones.
+    fast_seek: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,10 +154,24 @@ def plan_media(item: Item, protocol: str, facts: VideoFacts, options: InputOptio
         first, last = facts.first_index_from(start_time), facts.index_at(end_time)
         last = max(first, last)
     indices = [first + i for i in official_frame_indices(last - first + 1, options.frames)]
+    if options.fast_seek:
+        indices = _keyframes_within(facts.path, indices, first, last)
     origin = start_time  # the clip of the query interval starts at 0
     stated = [round(max(0.0, facts.frame_times[i] - origin), 2) for i in indices]
     centres = [facts.frame_times[i] for i in indices]
     return _plan(facts, "timeline", options.frames_as, indices, stated, origin, (start_time, end_time), centres, options)
+
+
+def _keyframes_within(path: Path, indices: list[int], first: int, last: int) -> list[int]:
+    """Nearest keyframes, kept inside [first, last] (a keyframe outside the query interval is not used)."""
+    from engine.media.errors import MediaError
+    from engine.media.sampling import nearest_keyframes
+
+    try:
+        snapped = nearest_keyframes(path, indices)
+    except MediaError as exc:
+        raise InputError(f"{path.name}: {exc}") from None
+    return [key if first <= key <= last else index for key, index in zip(snapped, indices, strict=True)]
 
 
 def _plan(facts: VideoFacts, layout, frames_as, indices: list[int], stated: list[float], origin: float,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import UserError
+from engine.runs.spec import DEFAULT_ITEM_TIMEOUT
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +27,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="one video with the frame times in the text (default), or captioned images")
     p.add_argument("--max-pixels", type=int, help="pixel budget per frame for the model's processor")
     p.add_argument("--no-audio", action="store_true", help="send frames only")
+    p.add_argument("--fast-seek", action="store_true",
+                   help="use the keyframe nearest each sampled frame (much faster to decode); "
+                        "the prompt states the true times of the frames used")
+    p.add_argument("--item-timeout", type=float, default=DEFAULT_ITEM_TIMEOUT,
+                   help=f"seconds before an item is given up and recorded as failed (default {DEFAULT_ITEM_TIMEOUT:.0f})")
+    p.add_argument("--device", help="transformers: cuda, cuda:1, mps or cpu (default: the best available)")
+    p.add_argument("--dtype", choices=("auto", "bfloat16", "float16", "float32"),
+                   help="transformers: weights dtype (default auto: bf16 on GPU, float32 on CPU)")
     p.add_argument("--max-new-tokens", type=int, default=1024)
     p.add_argument("--limit", type=int, help="only the first N items of the dataset")
     p.add_argument("--export-folder", type=Path, help="also write the benchmark's folder layout here")
@@ -57,6 +66,7 @@ def spec_from_args(args: argparse.Namespace):
         source=args.source, trust_remote_code=args.trust_remote_code,
         urls=tuple(args.url), api_key_env=args.api_key_env, concurrency=args.concurrency,
         request_timeout=args.request_timeout, retries=args.retries, audio_part=args.audio_part, python=args.python,
+        fast_seek=args.fast_seek, item_timeout=args.item_timeout, device=args.device, dtype=args.dtype,
     )
 
 

@@ -81,6 +81,13 @@ def video_frame_count(path: str | os.PathLike) -> int:
     return _frame_table(Path(path))[0].frame_count
 
 
+def nearest_keyframes(path: str | os.PathLike, indices: Sequence[int]) -> list[int]:
+    """Each index snapped to its nearest keyframe: the frames `fast_seek` decodes, known before decoding
+    so a prompt can state their true times."""
+    table, _ = _frame_table(Path(path))
+    return [_nearest_keyframe(table, min(max(int(i), 0), table.frame_count - 1)) for i in indices]
+
+
 def sample_frames(
     path: str | os.PathLike,
     indices: Sequence[int],

@@ -9,5 +9,6 @@ from engine.runs.spec import RunSpec
 
 def request_builder(spec: RunSpec) -> RequestBuilder:
     options = InputOptions(frames=spec.frames, frames_as=spec.frames_as,  # type: ignore[arg-type]
-                           audio=AudioPolicy(enabled=spec.audio), max_new_tokens=spec.max_new_tokens)
+                           audio=AudioPolicy(enabled=spec.audio), max_new_tokens=spec.max_new_tokens,
+                           fast_seek=spec.fast_seek)
     return RequestBuilder(load_prompt_set(spec.prompts), spec.videos, spec.protocol, spec.reasoning, options)

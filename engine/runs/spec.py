@@ -38,6 +38,9 @@ class RunSpec:
     retries: int | None = None
     audio_part: str | None = None
     python: str | None = None
+    fast_seek: bool = False
+    device: str | None = None
+    dtype: str | None = None
 
     def validate(self) -> None:
         """One-line UserErrors for values argparse cannot check."""
@@ -53,6 +56,8 @@ class RunSpec:
             raise UserError(f"--limit must not be negative, got {self.limit}")
         if not Path(self.videos).is_dir():
             raise UserError(f"--videos {self.videos}: no such folder")
+        if self.item_timeout is not None and self.item_timeout <= 0:
+            raise UserError(f"--item-timeout must be positive, got {self.item_timeout}")
         if self.concurrency < 1:
             raise UserError(f"--concurrency must be at least 1, got {self.concurrency}")
         if self.out.is_dir():
@@ -69,4 +74,4 @@ class RunSpec:
                 # servers (engine.backends.openai_http) and the Ola worker (engine.backends.ola_backend)
                 "api_key_env": self.api_key_env, "concurrency": self.concurrency,
                 "request_timeout": self.request_timeout, "retries": self.retries, "audio_part": self.audio_part,
-                "python": self.python}
+                "python": self.python, "device": self.device, "dtype": self.dtype}

@@ -113,3 +113,20 @@ def test_dry_run_counts_tokens_with_the_models_processor(tiny_bench, tiny_model_
     assert isinstance(counts["no-audio"], int) and counts["no-audio"] > 0
     # 30 s of audio is about 750 audio tokens (~25 per second)
     assert 600 < counts["audio"] - counts["no-audio"] < 900
+
+
+def test_fast_seek_uses_keyframes_and_states_their_true_times(tiny_bench, tiny_items, tmp_path):
+    from engine.media.sampling import _frame_table
+
+    exact, fast = tmp_path / "exact.jsonl", tmp_path / "fast.jsonl"
+    common = ("--backend", "baseline", "--protocol", "long", "--dry-run", "--frames", "8", "--limit", "2")
+    assert _infer(tiny_bench, *common, "--out", str(exact)).returncode == 0
+    done = _infer(tiny_bench, *common, "--fast-seek", "--out", str(fast))
+    assert done.returncode == 0, done.stderr
+    for plain, snapped, item in zip(_rows(exact), _rows(fast), tiny_items, strict=False):
+        table, _ = _frame_table(tiny_bench.videos / item.video)
+        keyframes = {int(k) for k in table.keyframe_indices}
+        assert set(snapped["frame_indices"]) <= keyframes
+        assert snapped["frame_indices"] != plain["frame_indices"]  # the sampled midpoints are not all keyframes
+        assert snapped["frame_times"] == [round(float(table.times[i]), 2) for i in snapped["frame_indices"]]
+        assert f"sampled at {snapped['frame_times'][1]} seconds" in snapped["text"]
