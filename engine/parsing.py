@@ -16,9 +16,51 @@ from word2number import w2n
 
 from engine.results import Box, CountParse, Interval, Mode, ParsedClue
 
-_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _THINK_RE = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
-_FIRST_NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*\d)")
+_ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
+
+# Strict-mode numbers: `(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*\d)` read in linear time. A candidate is a
+# maximal run of word characters and dots that starts with a digit; the regex above can only match
+# its leading number, and only when no digit follows that number inside the run.
+_DIGIT_RUN_RE = re.compile(r"(?<![\w.])\d[\w.]*+")
+_LEADING_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+_DIGIT_RE = re.compile(r"\d")
+_WORD_OR_DOT_RE = re.compile(r"[\w.]")
+
+# JSON blocks. The scan below follows the benchmark's stack matching (brackets inside strings count,
+# a mismatched closer empties the stack), but lets the regex engine skip, in one pass, the text
+# between blocks and every well-nested block (up to _SKIP_DEPTH levels) that cannot be JSON, so
+# hostile answers stay linear and fast; deeper or mismatched nesting is matched bracket by bracket.
+_SKIP_DEPTH = 3
+_NOT_BRACKET = r"[^\[\]{}]"
+_WS = r"[ \t\n\r]*+"
+_STRING = r'"(?:[^"\\\x00-\x1f\[\]{}]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*+"'
+_SCALAR = rf"(?:{_STRING}|-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?|true|false|null|NaN|-?Infinity)"
+
+
+def _json_shaped(depth: int) -> str:
+    """Regex of a JSON array/object nested at most `depth` deep whose strings hold no brackets."""
+    inner = _SCALAR if depth == 1 else rf"(?:{_SCALAR}|{_json_shaped(depth - 1)})"
+    array = rf"\[{_WS}(?:{inner}{_WS}(?:,{_WS}{inner}{_WS})*+)?\]"
+    member = rf"{_STRING}{_WS}:{_WS}{inner}{_WS}"
+    return rf"(?:{array}|\{{{_WS}(?:{member}(?:,{_WS}{member})*+)?\}})"
+
+
+def _well_nested(depth: int) -> str:
+    """Regex of a block with matching bracket pairs nested at most `depth` deep and no quotes."""
+    inner = r'(?:[^\[\]{}"]++)' if depth == 1 else rf'(?:[^\[\]{{}}"]++|{_well_nested(depth - 1)})'
+    return rf"(?:\[{inner}*+\]|\{{{inner}*+\}})"
+
+
+_JSON_SHAPED_RE = re.compile(_json_shaped(_SKIP_DEPTH))
+#: Text at stack depth 0 holding no block worth parsing: prose, stray closers, flat bracket pairs
+#: (matched or not) and well-nested quote-free blocks, none of them JSON-shaped.
+_SKIP_RE = re.compile(
+    rf"(?:{_NOT_BRACKET}++|[\]}}]|(?!{_JSON_SHAPED_RE.pattern})(?:[\[{{]{_NOT_BRACKET}*+[\]}}]|{_well_nested(_SKIP_DEPTH)}))*+"
+)
+_BRACKET_RUN_RE = re.compile(r"[\[{]++|[\]}]")
+_PAIRS = {"}": "{", "]": "["}
+_DECODER = json.JSONDecoder()
 
 
 class ClueFormatError(ValueError):
@@ -27,9 +69,17 @@ class ClueFormatError(ValueError):
 
 # ---------------------------------------------------------------- text pieces
 def extract_answer_text(text: str) -> str:
-    """The first <answer>...</answer> body (stripped), else the whole text stripped."""
-    match = _ANSWER_RE.search(text)
-    return (match.group(1) if match else text).strip()
+    """The first <answer>...</answer> body (stripped), else the whole text stripped.
+
+    Same result as the first match of `<answer>(.*?)</answer>` (dot matches newline), found with two
+    `str.find` calls: if the first opening tag has no closing tag after it, no later one has either.
+    """
+    start = text.find(_ANSWER_OPEN)
+    if start >= 0:
+        end = text.find(_ANSWER_CLOSE, start + len(_ANSWER_OPEN))
+        if end >= 0:
+            return text[start + len(_ANSWER_OPEN) : end].strip()
+    return text.strip()
 
 
 def split_reasoning(text: str) -> tuple[str | None, str]:
@@ -40,22 +90,49 @@ def split_reasoning(text: str) -> tuple[str | None, str]:
 
 
 def _outermost_blocks(text: str):
-    """Yield every outermost balanced {...} / [...] span, left to right (stack matching)."""
+    """Yield (start, end) of every outermost balanced {...} / [...] span, left to right (stack matching)."""
+    pos, size = 0, len(text)
+    closers_left = text.count("]") + text.count("}")
+    while pos < size:
+        pos = _SKIP_RE.match(text, pos).end()
+        if pos >= size:
+            return
+        shaped = _JSON_SHAPED_RE.match(text, pos)
+        if shaped:
+            yield pos, shaped.end()
+            pos = shaped.end()
+            continue
+        if not closers_left:
+            return
+        pos = yield from _nested_block(text, pos)
+
+
+def _nested_block(text: str, pos: int):
+    """Stack-match from the opener at `pos` until the stack empties (a block) or is cleared by a
+    mismatched closer; returns where the depth-0 scan resumes."""
     stack: list[str] = []
-    start = 0
-    pairs = {"}": "{", "]": "["}
-    for i, ch in enumerate(text):
-        if ch in "{[":
-            if not stack:
-                start = i
-            stack.append(ch)
-        elif ch in "}]" and stack:
-            if stack[-1] != pairs[ch]:
-                stack.clear()
-                continue
-            stack.pop()
-            if not stack:
-                yield text[start : i + 1]
+    start = pos
+    for token in _BRACKET_RUN_RE.finditer(text, pos):
+        ch = token.group()
+        if ch[0] in "{[":
+            stack.extend(ch)
+            continue
+        if stack[-1] != _PAIRS[ch]:
+            return token.end()
+        stack.pop()
+        if not stack:
+            yield start, token.end()
+            return token.end()
+    return len(text)
+
+
+def _parse_block(text: str, start: int, end: int) -> tuple[Any, bool]:
+    """json.loads(text[start:end]) without copying or building an error per failure."""
+    try:
+        value, stop = _DECODER.scan_once(text, start)
+    except (StopIteration, ValueError, RecursionError):
+        return None, False
+    return (value, True) if stop == end else (None, False)
 
 
 def find_json(text: str) -> tuple[Any, bool]:
@@ -64,11 +141,10 @@ def find_json(text: str) -> tuple[Any, bool]:
         return json.loads(text), True
     except (ValueError, RecursionError):
         pass
-    for block in _outermost_blocks(text):
-        try:
-            return json.loads(block), True
-        except (ValueError, RecursionError):
-            continue
+    for start, end in _outermost_blocks(text):
+        value, found = _parse_block(text, start, end)
+        if found:
+            return value, True
     return None, False
 
 
@@ -83,13 +159,27 @@ def parse_count(text: str, mode: Mode = "official") -> CountParse:
     answer = extract_answer_text(text)
     value, _ = _word_to_num(answer)
     if value is None:
-        match = _FIRST_NUMBER_RE.search(answer)
-        if match:
-            value = float(match.group(0))
+        number = first_number(answer)
+        if number is not None:
+            value = float(number)
+            if not math.isfinite(value):
+                return CountParse(None, "number is not finite", answer)
             value = int(value) if value.is_integer() else value
     if value is None:
         return CountParse(None, reason, answer)
     return CountParse(value, None, answer)
+
+
+def first_number(text: str) -> str | None:
+    """The first standalone number in prose ("-3", "2.5"; not the 2 of "x2" or "2nd"), in linear time."""
+    for run in _DIGIT_RUN_RE.finditer(text):
+        number = _LEADING_NUMBER_RE.match(text, run.start(), run.end())
+        if _DIGIT_RE.search(text, number.end(), run.end()):
+            continue
+        minus = run.start() - 1
+        signed = minus >= 0 and text[minus] == "-" and not (minus > 0 and _WORD_OR_DOT_RE.match(text, minus - 1))
+        return ("-" if signed else "") + number.group()
+    return None
 
 
 def _word_to_num(text: str) -> tuple[float | None, str | None]:
