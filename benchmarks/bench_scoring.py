@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import statistics
-import os
 import subprocess
 import sys
 import tempfile
@@ -269,10 +269,10 @@ def huge_report() -> None:
     print(f"{'shape':30}{'clue (object)':>15}{'clue (event)':>14}{'count strict':>14}")
     for name, text in huge_answers().items():
         times = []
-        for fn in (lambda: score_clue(object_item, text, "strict"), lambda: score_clue(event_item, text, "strict"),
-                   lambda: score_count(object_item, text, None, "strict")):
+        for fn, args in ((score_clue, (object_item, text, "strict")), (score_clue, (event_item, text, "strict")),
+                         (score_count, (object_item, text, None, "strict"))):
             start = time.perf_counter()
-            fn()
+            fn(*args)
             times.append(time.perf_counter() - start)
         print(f"{name:30}{times[0]:>15.3f}{times[1]:>14.3f}{times[2]:>14.3f}")
 

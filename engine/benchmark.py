@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.errors import UserError
+from engine.results import Box
 
 Category = Literal["event", "object", "attribute"]
 CATEGORIES: tuple[str, ...] = ("event", "object", "attribute")
-Box = tuple[float, float, float, float]
 
 
 class DatasetError(UserError, ValueError):
@@ -74,18 +74,30 @@ class Item:
 
 def _num(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise DatasetError(f"{where}: expected a number, got {value!r}")
-    if not math.isfinite(value):
-        raise DatasetError(f"{where}: not a finite number ({value!r})")
-    return float(value)
+        raise DatasetError(f"{where}: expected a number, got {_short_repr(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise DatasetError(f"{where}: not a finite number ({_short_repr(value)})")
+    return number
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    """repr for a message: an item field may be megabytes long (or a 4,000-digit integer)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return f"an integer of more than {limit} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _box(value: Any, where: str) -> Box:
     if not isinstance(value, list) or len(value) != 4:
         raise DatasetError(f"{where}: expected a box [x1, y1, x2, y2], got {value!r}")
-    if all(type(v) in (int, float) and math.isfinite(v) for v in value):  # fast path: the common case
-        return tuple(map(float, value))  # type: ignore[return-value]
-    return tuple(_num(v, f"{where}[{i}]") for i, v in enumerate(value))  # type: ignore[return-value]
+    if all(type(v) is float and math.isfinite(v) for v in value):  # fast path: the common case
+        return Box(*value)
+    return Box(*(_num(v, f"{where}[{i}]") for i, v in enumerate(value)))
 
 
 def _box_clue(value: Any, where: str) -> BoxClue:

@@ -219,7 +219,7 @@ def parse_event_value(value: Any) -> tuple[Interval, ...]:
     intervals = []
     for n, pair in enumerate(value, start=1):
         if not isinstance(pair, list) or len(pair) != 2:
-            raise ClueFormatError(f"event pair {n} is not two times: {_short(json.dumps(pair))}")
+            raise ClueFormatError(f"event pair {n} is not two times: {_json_text(pair)}")
         intervals.append(_event_pair(pair, n))
     return tuple(intervals)
 
@@ -255,7 +255,7 @@ def _event_side(side: Any, n: int) -> float:
             raise ClueFormatError(f"event pair {n}: {side!r} is not a time") from None
     if isinstance(side, (int, float)) and not isinstance(side, bool):
         return side
-    raise ClueFormatError(f"event pair {n}: {_short(json.dumps(side))} is not a time")
+    raise ClueFormatError(f"event pair {n}: {_json_text(side)} is not a time")
 
 
 def _frame_index(key: str) -> int:
@@ -296,10 +296,14 @@ def _is_point(value: Any) -> bool:
 
 
 def _box(values: list, key: str) -> Box:
+    """A box of floats; a coordinate too large for a float is a format error, like a non-number."""
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ClueFormatError(f"{key}: box coordinate {_short(json.dumps(v))} is not a number")
-    return tuple(values)  # type: ignore[return-value]
+            raise ClueFormatError(f"{key}: box coordinate {_json_text(v)} is not a number")
+    try:
+        return Box(*map(float, values))
+    except OverflowError:
+        raise ClueFormatError(f"{key}: a box coordinate is too large") from None
 
 
 def parse_attribute_value(value: Any) -> dict[str, dict[int, list[Box]]]:
@@ -321,11 +325,11 @@ def parse_attribute_value(value: Any) -> dict[str, dict[int, list[Box]]]:
 def _labelled_boxes(obj: Any, key: str) -> tuple[str, list[Box]]:
     if not isinstance(obj, dict) or "label" not in obj:
         raise ClueFormatError(f"{key}: each object needs a 'label' and a 'bbox'")
-    boxes = [_box(obj[f], key) for f in ("bbox", "bbox_2d") if f in obj]
-    for box in boxes:
-        if len(box) != 4:
+    values = [obj[f] for f in ("bbox", "bbox_2d") if f in obj]
+    for value in values:
+        if not isinstance(value, list) or len(value) != 4:
             raise ClueFormatError(f"{key}: a box must have 4 numbers")
-    return str(obj["label"]), boxes
+    return str(obj["label"]), [_box(v, key) for v in values]
 
 
 # ---------------------------------------------------------------- writing back
@@ -345,6 +349,14 @@ def answer_json_from_parsed(parsed: ParsedClue) -> str:
 
 def _kind(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "text"}.get(type(value), type(value).__name__)
+
+
+def _json_text(value: Any) -> str:
+    """A short JSON rendering of a model's value for a message (never fails on odd values)."""
+    try:
+        return _short(json.dumps(value))
+    except (ValueError, RecursionError):
+        return _kind(value)
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 
@@ -20,7 +21,7 @@ from engine.results import (
     Mode,
     ParsedClue,
 )
-from engine.scoring.geometry import box_iou, count_penalty, interval_iou
+from engine.scoring.geometry import count_penalty, interval_iou, normalised_iou
 
 FrameBoxes = dict[int, list[Box]]
 Matrix = list[list[float]]
@@ -121,7 +122,8 @@ def _frames_score(gt: FrameBoxes, pred: FrameBoxes, times: list[float]) -> tuple
 
 
 def _frame_score(frame: int, gt: list[Box], pred: list[Box], times: list[float]) -> FrameScore:
-    ious = [[box_iou(g, p) for p in pred] for g in gt]
+    pred_corners = [_corners(p) for p in pred]
+    ious = [[normalised_iou(g_corners, p) for p in pred_corners] for g_corners in map(_corners, gt)]
     pairs = greedy_match(ious, len(pred))
     la = sum(ious[g][p] for g, p in pairs) / len(gt) if gt else 0.0
     cap = count_penalty(len(pred), len(gt))
@@ -130,13 +132,22 @@ def _frame_score(frame: int, gt: list[Box], pred: list[Box], times: list[float])
     return FrameScore(frame, timestamp, len(gt), len(pred), la, cap, score, _box_matches(ious, len(pred), pairs))
 
 
+def _corners(box: Box | Sequence[float]) -> Box:
+    """Ordered corners of a box (edited geometry may hand in plain 4-tuples)."""
+    return (box if isinstance(box, Box) else Box(*box)).normalised()
+
+
 def greedy_match(ious: Matrix, n_pred: int) -> list[tuple[int, int]]:
-    """Repeatedly take the highest-IoU unmatched pair; ties: lowest GT index, then lowest pred index."""
-    order = sorted((-v, g, p) for g, row in enumerate(ious) for p, v in enumerate(row))
+    """Repeatedly take the highest-IoU unmatched pair; ties: lowest GT index, then lowest pred index.
+
+    A GT is matched before all GTs are, so to one of its `min(#GT, #pred)` best predictions: only
+    those candidates are sorted, which keeps a frame with a huge list of predicted boxes linear.
+    """
+    limit = min(len(ious), n_pred)
+    order = sorted(candidate for g, row in enumerate(ious) for candidate in _best_in_row(g, row, limit))
     used_g: set[int] = set()
     used_p: set[int] = set()
-    pairs = []
-    limit = min(len(ious), n_pred)
+    pairs: list[tuple[int, int]] = []
     for _, g, p in order:
         if g not in used_g and p not in used_p:
             used_g.add(g)
@@ -145,6 +156,13 @@ def greedy_match(ious: Matrix, n_pred: int) -> list[tuple[int, int]]:
             if len(pairs) == limit:
                 break
     return pairs
+
+
+def _best_in_row(g: int, row: list[float], limit: int) -> list[tuple[float, int, int]]:
+    """(-IoU, g, p) of the row's `limit` best predictions in greedy order (all of them when few)."""
+    if len(row) <= limit:
+        return [(-v, g, p) for p, v in enumerate(row)]
+    return [(negative, g, p) for negative, p in heapq.nsmallest(limit, ((-v, p) for p, v in enumerate(row)))]
 
 
 def _box_matches(ious: Matrix, n_pred: int, pairs: list[tuple[int, int]]) -> tuple[InstanceMatch, ...]:
