@@ -227,19 +227,23 @@ def parse_event_value(value: Any) -> tuple[Interval, ...]:
 def _event_pair(pair: list, n: int) -> Interval:
     a, b = pair
     if isinstance(a, str) and isinstance(b, str) and ":" in a and ":" in b:
-        return _clock_seconds(a, n), _clock_seconds(b, n)
-    return _event_side(a, n), _event_side(b, n)
+        times = _clock_seconds(a, n), _clock_seconds(b, n)
+    else:
+        times = _event_side(a, n), _event_side(b, n)
+    if not all(math.isfinite(t) for t in times):
+        raise ClueFormatError(f"event pair {n}: a time is not a finite number")
+    return times
 
 
 def _clock_seconds(text: str, n: int) -> float:
     """'[h:]m:s[.frac]' -> seconds."""
     parts = text.strip().split(":")
     if len(parts) > 3:
-        raise ClueFormatError(f"event pair {n}: {text!r} is not [h:]m:s")
+        raise ClueFormatError(f"event pair {n}: {_short(repr(text))} is not [h:]m:s")
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise ClueFormatError(f"event pair {n}: {text!r} is not [h:]m:s") from None
+        raise ClueFormatError(f"event pair {n}: {_short(repr(text))} is not [h:]m:s") from None
     seconds = 0.0
     for v in values:
         seconds = seconds * 60 + v
@@ -252,9 +256,14 @@ def _event_side(side: Any, n: int) -> float:
         try:
             return float(head)
         except ValueError:
-            raise ClueFormatError(f"event pair {n}: {side!r} is not a time") from None
-    if isinstance(side, (int, float)) and not isinstance(side, bool):
+            raise ClueFormatError(f"event pair {n}: {_short(repr(side))} is not a time") from None
+    if isinstance(side, float):
         return side
+    if isinstance(side, int) and not isinstance(side, bool):
+        try:
+            return float(side)
+        except OverflowError:
+            raise ClueFormatError(f"event pair {n}: a time is too large") from None
     raise ClueFormatError(f"event pair {n}: {_json_text(side)} is not a time")
 
 
@@ -262,7 +271,7 @@ def _frame_index(key: str) -> int:
     try:
         return int(key.replace("Frame", "")) - 1
     except ValueError:
-        raise ClueFormatError(f"frame key {key!r} has no frame number") from None
+        raise ClueFormatError(f"frame key {_short(repr(key))} has no frame number") from None
 
 
 def parse_object_value(value: Any) -> dict[int, list[Box]]:
@@ -296,14 +305,18 @@ def _is_point(value: Any) -> bool:
 
 
 def _box(values: list, key: str) -> Box:
-    """A box of floats; a coordinate too large for a float is a format error, like a non-number."""
+    """A box of finite floats; a coordinate that is not a number (or too large for one) is a format error."""
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if type(v) is not float and (type(v) is not int):  # bool is not a coordinate; JSON gives plain types
             raise ClueFormatError(f"{key}: box coordinate {_json_text(v)} is not a number")
+    x1, y1, x2, y2 = values
     try:
-        return Box(*map(float, values))
+        box = Box(float(x1), float(y1), float(x2), float(y2))
     except OverflowError:
         raise ClueFormatError(f"{key}: a box coordinate is too large") from None
+    if not (math.isfinite(box[0]) and math.isfinite(box[1]) and math.isfinite(box[2]) and math.isfinite(box[3])):
+        raise ClueFormatError(f"{key}: a box coordinate is not a finite number")
+    return box
 
 
 def parse_attribute_value(value: Any) -> dict[str, dict[int, list[Box]]]:

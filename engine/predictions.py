@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from engine.benchmark import MAX_ANSWER
 from engine.errors import UserError
 from engine.io import write_text_atomic
 
@@ -32,8 +33,6 @@ MAX_LINE_CHARS = 5_000_000
 MAX_SKIPPED_LINE_CHARS = 64_000_000
 #: No prediction file is read past this many characters; the rest is reported, not loaded.
 MAX_FILE_CHARS = 2**30
-#: A count (gt) beyond this is not a count: the line is skipped (its square would overflow a float).
-MAX_COUNT = 10**12
 #: How many skip reasons are kept word for word (all are counted).
 MAX_REASONS = 1000
 _CHUNK_CHARS = 1 << 20
@@ -252,8 +251,8 @@ def _parse_line(line: str, source: str, pset: PredictionSet) -> tuple[Prediction
             pset.unanswered.setdefault(index, error)
         return None, None
     gt = obj.get("gt")
-    if isinstance(gt, int) and not isinstance(gt, bool) and abs(gt) > MAX_COUNT:
-        return None, f"gt is not a count (more than {MAX_COUNT:,})"
+    if isinstance(gt, int) and not isinstance(gt, bool) and abs(gt) > MAX_ANSWER:
+        return None, f"gt is not a count (more than {MAX_ANSWER:,})"
     gt = gt if isinstance(gt, int) and not isinstance(gt, bool) else None
     # A non-text "pred" is kept as it is: the scorers count it as a failure, as the scripts do.
     return PredictionRecord(index, obj["pred"], gt, item, source), None

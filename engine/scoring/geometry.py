@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from engine.results import Box
 
 
@@ -28,6 +30,13 @@ def normalised_iou(a: Box, b: Box) -> float:
     inter = iw * ih
     union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
     return inter / union if union > 0 else 0.0
+
+
+def normalised_array(boxes: Sequence[Sequence[float]]) -> np.ndarray:
+    """`Box.normalised` applied to many boxes at once: an (n, 4) float array of ordered corners."""
+    raw = np.array(boxes, dtype=float).reshape(-1, 4)
+    x, y = raw[:, 0::2], raw[:, 1::2]
+    return np.stack([x.min(axis=1), y.min(axis=1), x.max(axis=1), y.max(axis=1)], axis=1)
 
 
 def count_penalty(n_pred: int, n_gt: int) -> float:
