@@ -208,8 +208,9 @@ def naive_jsonl(path: Path) -> float:
     return 100 * sum(s or 0 for s in scores) / len(scores)
 
 
-def run_measured(args: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stdout) of one child process."""
+def run_measured(args: list[str]) -> tuple[float, float, float, str]:
+    """(wall seconds, CPU seconds, peak RSS in MB, stdout) of one child process. CPU time is what
+    to compare on a shared machine: wall time there depends on what else runs."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL)
@@ -220,7 +221,7 @@ def run_measured(args: list[str]) -> tuple[float, float, str]:
         text = out.read().decode()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed with {proc.returncode}")
-    return wall, usage.ru_maxrss / 1024, text
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text
 
 
 def large_report(folder: Path, n_items: int) -> None:
@@ -228,17 +229,18 @@ def large_report(folder: Path, n_items: int) -> None:
     clues = write_large_jsonl(path, n_items, 5.69)
     size_mb = path.stat().st_size / 1e6
     eval_args = [sys.executable, "-m", "engine.cli", "eval", "--predictions", str(path), "--protocol", "clue"]
-    t_json, mem_json, out = run_measured([*eval_args, "--json"])
-    t_tables, mem_tables, _ = run_measured(eval_args)
-    start = time.perf_counter()
+    t_json, cpu_json, mem_json, out = run_measured([*eval_args, "--json"])
+    t_tables, cpu_tables, mem_tables, _ = run_measured(eval_args)
+    start, cpu_start = time.perf_counter(), time.process_time()
     naive_wcs = naive_jsonl(path)
-    t_naive = time.perf_counter() - start
+    t_naive, cpu_naive = time.perf_counter() - start, time.process_time() - cpu_start
     wcs = json.loads(out)["clue"]["wcs"]
-    print(f"\nlarge file: {size_mb:.1f} MB JSONL, {n_items} clue rows, {clues} clue instances")
-    print(f"{'':34}{'wall (s)':>10}{'peak RSS (MB)':>15}")
-    print(f"{'avr eval --json':34}{t_json:>10.2f}{mem_json:>15.0f}")
-    print(f"{'avr eval (tables, 1000 boot)':34}{t_tables:>10.2f}{mem_tables:>15.0f}")
-    print(f"{'reference loop (in-process)':34}{t_naive:>10.2f}{'':>15}")
+    print(f"\nlarge file: {size_mb:.1f} MB JSONL, {n_items} clue rows, {clues} clue instances; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"{'':34}{'wall (s)':>10}{'CPU (s)':>10}{'peak RSS (MB)':>15}")
+    print(f"{'avr eval --json':34}{t_json:>10.2f}{cpu_json:>10.2f}{mem_json:>15.0f}")
+    print(f"{'avr eval (tables, 1000 boot)':34}{t_tables:>10.2f}{cpu_tables:>10.2f}{mem_tables:>15.0f}")
+    print(f"{'reference loop (in-process)':34}{t_naive:>10.2f}{cpu_naive:>10.2f}{'':>15}")
     print(f"WCS {wcs:.4f} (reference {naive_wcs:.4f})")
 
 

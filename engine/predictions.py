@@ -42,7 +42,7 @@ class PredictionError(UserError, ValueError):
     """A prediction path that cannot be used at all (one-line message)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PredictionRecord:
     index: int
     pred: str
