@@ -251,6 +251,8 @@ def test_rows_with_an_error_are_unanswered_not_scored(tmp_path: Path, capsys) ->
     assert set(data["long"]["per_item_abs_error"]) == {"0", "2", "3"}
     assert main(["eval", "--predictions", str(path), "--protocol", "long", "--boot", "0"]) == 0
     assert "unanswered 1 (1)" in capsys.readouterr().out
+    assert main(["eval", "--predictions", str(path), "--protocol", "long", "--explain", "1"]) == 0
+    assert "unanswered by the model (worker crashed: CUDA out of memory)" in capsys.readouterr().out
     only_errors = tmp_path / "e.jsonl"
     only_errors.write_text(_line(None, error="no GPU"))
     assert _eval_json(capsys, "--predictions", str(only_errors), "--protocol", "clue")["clue"]["unanswered"]["n"] == 1
