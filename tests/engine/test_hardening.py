@@ -304,3 +304,17 @@ def test_8_long_prediction_lists_score_exactly_as_short_ones() -> None:
     got = score_clue(event, json.dumps(pairs))
     la = sum(max(interval_iou(g, p) for p in pairs) for g in gts) / 3
     assert got.clusters[0].frames[0].la == la > 0 and got.score == 0.0  # 900 intervals for 3: CAP < 0
+
+
+def test_bulk_work_leaves_the_collector_as_it_found_it(public_fixture: Path) -> None:
+    import gc
+
+    assert gc.isenabled()
+    evaluate_set(load_predictions(public_fixture / "clue_acc"))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        evaluate_set(load_predictions(public_fixture / "long_acc"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
