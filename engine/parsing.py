@@ -53,6 +53,8 @@ def _well_nested(depth: int) -> str:
 
 
 _JSON_SHAPED_RE = re.compile(_json_shaped(_SKIP_DEPTH))
+#: A deeper block with matching pairs and no quotes: its stack-matched end in one regex call.
+_WELL_NESTED_RE = re.compile(_well_nested(8))
 #: Text at stack depth 0 holding no block worth parsing: prose, stray closers, flat bracket pairs
 #: (matched or not) and well-nested quote-free blocks, none of them JSON-shaped.
 _SKIP_RE = re.compile(
@@ -104,6 +106,11 @@ def _outermost_blocks(text: str):
             continue
         if not closers_left:
             return
+        nested = _WELL_NESTED_RE.match(text, pos)
+        if nested:
+            yield pos, nested.end()
+            pos = nested.end()
+            continue
         pos = yield from _nested_block(text, pos)
 
 
@@ -127,12 +134,17 @@ def _nested_block(text: str, pos: int):
 
 
 def _parse_block(text: str, start: int, end: int) -> tuple[Any, bool]:
-    """json.loads(text[start:end]) without copying or building an error per failure."""
+    """json.loads(text[start:end]), without the cost of building a JSONDecodeError message text.
+
+    The block is sliced first: a decode error counts the lines of the string it was handed, so
+    handing it the whole answer would make each failure cost the answer's length.
+    """
+    block = text[start:end]
     try:
-        value, stop = _DECODER.scan_once(text, start)
+        value, stop = _DECODER.scan_once(block, 0)
     except (StopIteration, ValueError, RecursionError):
         return None, False
-    return (value, True) if stop == end else (None, False)
+    return (value, True) if stop == len(block) else (None, False)
 
 
 def find_json(text: str) -> tuple[Any, bool]:
