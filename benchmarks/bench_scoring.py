@@ -253,6 +253,7 @@ def huge_answers(n_chars: int = 5_000_000) -> dict[str, str]:
         "'[x]' blocks": "[x]" * (n_chars // 3),
         "'[[[[x]]]]' blocks (depth 4)": "[[[[x]]]]" * (n_chars // 9),
         "'[}' resets": "[}" * (n_chars // 2),
+        "'[[\"x\" 1]]' blocks (quotes)": '[["x" 1]]' * (n_chars // 9),
         "unclosed '['": "[" * n_chars,
         "object, one frame of boxes": '{"Frame1": [' + box * (n_chars // len(box) - 1) + "[1, 2, 3, 4]]}",
         "event pairs": "[" + "[1.5, 2.5], " * (n_chars // 12 - 1) + "[1, 2]]",
