@@ -46,15 +46,18 @@ def _json_shaped(depth: int) -> str:
     return rf"(?:{array}|\{{{_WS}(?:{member}(?:,{_WS}{member})*+)?\}})"
 
 
-def _well_nested(depth: int) -> str:
-    """Regex of a block with matching bracket pairs nested at most `depth` deep and no quotes."""
-    inner = r'(?:[^\[\]{}"]++)' if depth == 1 else rf'(?:[^\[\]{{}}"]++|{_well_nested(depth - 1)})'
+def _well_nested(depth: int, quotes: bool = False) -> str:
+    """Regex of a block with matching bracket pairs nested at most `depth` deep (with no quotes
+    unless `quotes`: a quote-free block's brackets are all structure, so it may be skipped)."""
+    text = r"[^\[\]{}]++" if quotes else r'[^\[\]{}"]++'
+    inner = rf"(?:{text})" if depth == 1 else rf"(?:{text}|{_well_nested(depth - 1, quotes)})"
     return rf"(?:\[{inner}*+\]|\{{{inner}*+\}})"
 
 
 _JSON_SHAPED_RE = re.compile(_json_shaped(_SKIP_DEPTH))
-#: A deeper block with matching pairs and no quotes: its stack-matched end in one regex call.
-_WELL_NESTED_RE = re.compile(_well_nested(8))
+#: A block with matching pairs up to 8 deep: its stack-matched end in one regex call (it is then
+#: decoded; quotes do not matter to where stack matching ends it).
+_WELL_NESTED_RE = re.compile(_well_nested(8, quotes=True))
 #: Text at stack depth 0 holding no block worth parsing: prose, stray closers, flat bracket pairs
 #: (matched or not) and well-nested quote-free blocks, none of them JSON-shaped.
 _SKIP_RE = re.compile(
