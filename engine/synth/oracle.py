@@ -75,7 +75,7 @@ def predict_count(rng: np.random.Generator, run: OracleRun, item: dict, protocol
     """A black-box answer: usually the count (maybe off by one or two), sometimes worded or unusable."""
     if _chance(rng, run.malformed):
         return _wrap(run, item, str(rng.choice(["I cannot tell from the video.", "about 3.5", "several"])))
-    exact = run.exact + (0.1 if protocol == "ref_acc" else 0.0)
+    exact = run.exact + (0.1 if PROTOCOL_FOLDERS[protocol] == "ref" else 0.0)
     gt = int(item["answer"])
     count = gt if _chance(rng, exact) else max(0, gt + int(rng.choice([-2, -1, -1, 1, 1, 2])))
     style = rng.random()
@@ -194,7 +194,7 @@ def predict_clue(rng: np.random.Generator, run: OracleRun, item: dict) -> str:
 def prediction_line(seed: int, run: OracleRun, protocol: str, item: dict) -> str:
     """The one JSON line of `<index>.txt`, exactly as the benchmark's scripts write it."""
     rng = _rng(seed, run, protocol, int(item["index"]))
-    if protocol == "clue_acc":
+    if PROTOCOL_FOLDERS[protocol] == "clue":
         pred = predict_clue(rng, run, item)
     else:
         pred = predict_count(rng, run, item, protocol)
