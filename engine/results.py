@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = ["Box", "ClueReport", "ClueScore", "ClusterScore", "CountParse", "CountScore", "FrameScore", "InstanceKind", "InstanceMatch", "Interval", "Interval95", "LongReport", "MISLOCALISED_IOU", "Mode", "ParsedClue"]
 
-Box = tuple[float, float, float, float]
+
+
+class Box(NamedTuple):
+    """A box [x1, y1, x2, y2] in pixels with its corners as given (GT or model). The one box type of
+    the engine and the studio; a plain tuple where a tuple is expected (JSON, unpacking)."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    def normalised(self) -> Box:
+        """Corners reordered to [min x, min y, max x, max y], as the benchmark does before its IoU."""
+        x1, y1, x2, y2 = self
+        if x1 <= x2 and y1 <= y2:
+            return self
+        return Box(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+
+
 Interval = tuple[float, float]
 Mode = Literal["official", "strict"]
 InstanceKind = Literal["matched", "mislocalised", "missed", "hallucinated", "duplicate"]
@@ -16,7 +34,7 @@ InstanceKind = Literal["matched", "mislocalised", "missed", "hallucinated", "dup
 MISLOCALISED_IOU = 0.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CountParse:
     """A count read from model text: `value` is None when parsing failed, with `reason`."""
 
@@ -29,7 +47,7 @@ class CountParse:
         return self.value is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedClue:
     """Geometry read from a clue-protocol answer, in the benchmark's own frame numbering.
 
@@ -59,7 +77,7 @@ class ParsedClue:
         return len(self.clusters)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstanceMatch:
     """One row of the per-instance breakdown. gt/pred are indices within the frame
     (object/attribute) or within the item's interval lists (event); None when absent."""
@@ -70,7 +88,7 @@ class InstanceMatch:
     kind: InstanceKind
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FrameScore:
     """One frame (object/attribute) or the whole timeline (event, frame = -1)."""
 
@@ -84,7 +102,7 @@ class FrameScore:
     matches: tuple[InstanceMatch, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClusterScore:
     """event/object items have one cluster (gt_cluster 0, pred_label None);
     attribute items have one per GT cluster, with the predicted label it was assigned."""
@@ -103,7 +121,7 @@ class ClusterScore:
         return _mean([f.cap for f in self.frames])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClueScore:
     """White-box score of one item. `score` in [0, 1]; `failed` = instruction-following failure."""
 
@@ -125,7 +143,7 @@ class ClueScore:
         return counts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CountScore:
     """Black-box score of one item (long/ref protocols)."""
 
@@ -151,13 +169,13 @@ class CountScore:
         return self.count is None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Interval95:
     low: float
     high: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LongReport:
     acc: float
     oboa: float
@@ -168,7 +186,7 @@ class LongReport:
     per_item: dict[int, CountScore]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClueReport:
     wcs: float
     ifa: float

@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from engine.io import write_text_atomic
+from engine.predictions import PROTOCOL_FOLDERS
 
-PROTOCOLS: tuple[str, ...] = ("long_acc", "ref_acc", "clue_acc")
+#: The protocol folders written, in the order that seeds each run's noise (byte-stable output).
+PROTOCOLS: tuple[str, ...] = tuple(PROTOCOL_FOLDERS)
 
 _ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
@@ -73,7 +75,7 @@ def predict_count(rng: np.random.Generator, run: OracleRun, item: dict, protocol
     """A black-box answer: usually the count (maybe off by one or two), sometimes worded or unusable."""
     if _chance(rng, run.malformed):
         return _wrap(run, item, str(rng.choice(["I cannot tell from the video.", "about 3.5", "several"])))
-    exact = run.exact + (0.1 if protocol == "ref_acc" else 0.0)
+    exact = run.exact + (0.1 if PROTOCOL_FOLDERS[protocol] == "ref" else 0.0)
     gt = int(item["answer"])
     count = gt if _chance(rng, exact) else max(0, gt + int(rng.choice([-2, -1, -1, 1, 1, 2])))
     style = rng.random()
@@ -192,7 +194,7 @@ def predict_clue(rng: np.random.Generator, run: OracleRun, item: dict) -> str:
 def prediction_line(seed: int, run: OracleRun, protocol: str, item: dict) -> str:
     """The one JSON line of `<index>.txt`, exactly as the benchmark's scripts write it."""
     rng = _rng(seed, run, protocol, int(item["index"]))
-    if protocol == "clue_acc":
+    if PROTOCOL_FOLDERS[protocol] == "clue":
         pred = predict_clue(rng, run, item)
     else:
         pred = predict_count(rng, run, item, protocol)
@@ -200,9 +202,15 @@ def prediction_line(seed: int, run: OracleRun, protocol: str, item: dict) -> str
 
 
 def write_predictions(root: Path, items: list[dict], seed: int) -> None:
-    """root/<run>/<protocol>/<index>.txt for every run, protocol and item."""
+    """root/<run>/<protocol>/<index>.txt for every run, protocol and item; a file for an item this
+    benchmark no longer has (an earlier, larger run into the same folder) is removed, so a
+    protocol folder always holds exactly the dataset's items."""
+    wanted = {f"{item['index']}.txt" for item in items}
     for run in RUNS:
         for protocol in PROTOCOLS:
+            folder = root / run.name / protocol
             for item in items:
-                path = root / run.name / protocol / f"{item['index']}.txt"
-                write_text_atomic(path, prediction_line(seed, run, protocol, item))
+                write_text_atomic(folder / f"{item['index']}.txt", prediction_line(seed, run, protocol, item))
+            for stale in folder.glob("*.txt"):
+                if stale.name not in wanted and stale.stem.isdigit():
+                    stale.unlink()
