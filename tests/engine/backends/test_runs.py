@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -60,7 +61,7 @@ def test_failures_are_recorded_and_retried_later_rows_win(tiny_bench, tiny_items
     spec = _spec(tiny_bench, out, item_timeout=1.0)
     backend = ScriptedBackend(fail={items[1].index}, hang={items[2].index})
     builder = _builder(tiny_bench)
-    missing = items[3].__class__(**{**items[3].__dict__, "video": "gone.mp4"})
+    missing = dataclasses.replace(items[3], video="gone.mp4")
     batch = [items[0], items[1], items[2], missing, items[4], items[5]]
     started = time.monotonic()
     summary = run_batch(spec, batch, backend, builder.build, ResultsFile.open(out, IDENTITY))
@@ -127,6 +128,6 @@ def test_audio_policy_fits_long_videos():
 
 
 def test_missing_video_is_an_input_error(tiny_bench, tiny_items):
-    item = tiny_items[0].__class__(**{**tiny_items[0].__dict__, "video": "nope.mp4"})
+    item = dataclasses.replace(tiny_items[0], video="nope.mp4")
     with pytest.raises(InputError, match="video not found"):
         _builder(tiny_bench).build(item)
