@@ -125,7 +125,9 @@ def _is_user_error(exc: Exception) -> bool:
 
 
 # Command modules under engine/commands/, each with add_parser(subparsers).
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = (
+    "engine.commands.compare",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
