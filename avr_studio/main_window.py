@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from avr_studio.media.decode_worker import prefer_gui_thread
-from avr_studio.media.playback import PlaybackController
 from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session
 from avr_studio.models.signals import disconnect_all
+from avr_studio.playback.decode_worker import prefer_gui_thread
+from avr_studio.playback.playback import PlaybackController
 from avr_studio.shortcuts import SHORTCUTS, help_text
 from avr_studio.widgets.browser import Browser
 from avr_studio.widgets.player import Player

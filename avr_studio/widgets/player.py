@@ -13,11 +13,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-from avr_studio.media.decode_worker import DecodedFrame, DecodeWorker, VideoInfo
 from avr_studio.models import Playhead, ScoreBoard, Selection, Session
 from avr_studio.models.edits import with_box
 from avr_studio.models.overlay import frame_boxes, shown_frames
 from avr_studio.palette import KIND_COLOURS, KIND_LABELS
+from avr_studio.playback.decode_worker import DecodedFrame, DecodeWorker, VideoInfo
 from avr_studio.widgets.overlays import BoxOverlay
 
 EMPTY_HINT = ("Open a benchmark: File > Open dataset, add prediction folders or JSONL,\n"

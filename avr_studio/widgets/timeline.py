@@ -14,7 +14,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from avr_studio.media.envelope_loader import EnvelopeLoader
 from avr_studio.models import Playhead, ScoreBoard, Selection, Session
 from avr_studio.models.edits import with_interval
 from avr_studio.models.overlay import OverlayInterval, event_intervals
@@ -28,6 +27,7 @@ from avr_studio.palette import (
     WAVEFORM,
     kind_colour,
 )
+from avr_studio.playback.envelope_loader import EnvelopeLoader
 from avr_studio.widgets.item_layer import ItemLayer
 from engine.benchmark import Item
 from engine.scoring import gt_frame_times
