@@ -37,6 +37,7 @@ from engine.predictions import PredictionError
 
 USER_ERRORS = (DatasetError, PredictionError, MediaError, OSError)
 RECENT_LIMIT = 10
+STATUS_SECONDS = 6
 OBJECT_LOOP_SECONDS = 1.0  # a box clue is an instant: loop this much around it
 
 
@@ -52,6 +53,8 @@ class MainWindow(QMainWindow):
         self.playback = PlaybackController(self.playhead, audio_output, self)
         self.loop_owner: str | None = None
         self.last_error: str | None = None
+        self._error_box: QMessageBox | None = None
+        self._errors: list[str] = []
         self._build()
         self._build_actions()
         self._connect()
@@ -86,7 +89,12 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.audio_note = QLabel(self.playback.muted_note)
         self.audio_note.setObjectName("audioNote")
+        self.mode_label = QLabel()
+        self.mode_label.setObjectName("scoringMode")
+        self.mode_label.setToolTip("Scoring menu: official = the benchmark's scripts; strict also reads <answer> tags")
+        self.statusBar().addPermanentWidget(self.mode_label)
         self.statusBar().addPermanentWidget(self.audio_note)
+        self._show_mode()
         if self.playback.muted_note:
             self.statusBar().showMessage(self.playback.muted_note, 8000)
 
@@ -156,7 +164,11 @@ class MainWindow(QMainWindow):
     def set_scoring_mode(self, mode: str) -> None:
         self.session.set_mode(mode)
         self.mode_actions[mode].setChecked(True)
+        self._show_mode()
         self.show_status(f"scoring mode: {mode}")
+
+    def _show_mode(self) -> None:
+        self.mode_label.setText(f"scoring: {self.session.mode}")
 
     def _connect(self) -> None:
         self.selection.item_changed.connect(self._on_item)
@@ -225,35 +237,54 @@ class MainWindow(QMainWindow):
         return True
 
     def report_error(self, message: str) -> None:
-        """A non-blocking dialog plus the status bar; the window stays usable."""
+        """A non-blocking dialog plus the status bar; the window stays usable. Errors arriving while
+        the dialog is open are added to it, so none hides another."""
         self.last_error = message
         self.show_status(message)
+        box = self._error_box
+        if box is not None and box.isVisible():
+            self._errors.append(message)
+            box.setText(f"{len(self._errors)} problems:\n\n" + "\n\n".join(self._errors))
+            return
+        self._errors = [message]
         box = QMessageBox(QMessageBox.Icon.Warning, "AV-Reasoner Studio", message, QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setObjectName("errorDialog")
+        box.destroyed.connect(self._forget_error_box)
+        self._error_box = box
         box.open()
 
+    def _forget_error_box(self, *_args) -> None:
+        self._error_box = None
+
     def show_status(self, message: str) -> None:
-        self.statusBar().showMessage(message, 15000)
+        self.statusBar().showMessage(message, STATUS_SECONDS * 1000)
+
+    def dialog_dir(self) -> str:
+        """Where file dialogs start: the open dataset's folder, else the last opened path's."""
+        if self.session.dataset_path is not None:
+            return str(self.session.dataset_path.parent)
+        recent = self.recent_paths()
+        return str(Path(recent[0]).parent) if recent else ""
 
     def _ask_dataset(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open dataset", "", "Benchmark JSON (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open dataset", self.dialog_dir(), "Benchmark JSON (*.json)")
         if path:
             self.open_dataset(path)
 
     def _ask_videos(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Videos folder")
+        folder = QFileDialog.getExistingDirectory(self, "Videos folder", self.dialog_dir())
         if folder:
             self.open_videos(folder)
 
     def _ask_predictions_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Predictions folder (run or protocol folder)")
+        folder = QFileDialog.getExistingDirectory(self, "Predictions folder (run or protocol folder)", self.dialog_dir())
         if folder:
             self.add_predictions(folder)
 
     def _ask_predictions_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Predictions JSONL", "", "JSON lines (*.jsonl *.txt)")
+        path, _ = QFileDialog.getOpenFileName(self, "Predictions JSONL", self.dialog_dir(), "JSON lines (*.jsonl *.txt)")
         if path:
             self.add_predictions(path)
 
@@ -287,6 +318,7 @@ class MainWindow(QMainWindow):
 
     # ---- glue between models -------------------------------------------------------------
     def _on_item(self, index) -> None:
+        self.statusBar().clearMessage()  # a message about the previous item must not linger
         item = self.session.item(index)
         self.playhead.set_playing(False)
         self.playhead.set_loop(None)

@@ -42,9 +42,18 @@ class Edits:
         return list(self._edits)
 
 
+#: Edited coordinates are kept to this many decimals (1/100 px or s): a drag has no more precision,
+#: and the what-if answer then shows no float noise.
+EDIT_DECIMALS = 2
+
+
+def _clean(value: float) -> float:
+    return round(float(value), EDIT_DECIMALS)
+
+
 def with_box(parsed: ParsedClue, label: str | None, frame: int, slot: int, box: tuple) -> ParsedClue:
     """The same answer with one predicted box moved (what-if)."""
-    box = tuple(float(v) for v in box)
+    box = tuple(_clean(v) for v in box)
     if parsed.category == "object":
         frames = {f: list(boxes) for f, boxes in parsed.frames.items()}
         frames[frame][slot] = box
@@ -57,5 +66,5 @@ def with_box(parsed: ParsedClue, label: str | None, frame: int, slot: int, box: 
 def with_interval(parsed: ParsedClue, slot: int, interval: tuple[float, float]) -> ParsedClue:
     """The same answer with one predicted interval moved or resized (what-if)."""
     intervals = list(parsed.intervals)
-    intervals[slot] = (float(interval[0]), float(interval[1]))
+    intervals[slot] = (_clean(interval[0]), _clean(interval[1]))
     return replace(parsed, intervals=tuple(intervals))

@@ -55,7 +55,7 @@ def gt_boxes_by_frame(item: Item) -> list[dict[int, list[Box]]]:
 
 
 def shown_frames(item: Item, frame_time: float, frame_index: int, fps: float,
-                 frame_index_at: Callable[[float], int]) -> list[int]:
+                 frame_index_at: Callable[[float], int | None]) -> list[int]:
     """GT frames whose timestamp falls in the presented frame (or within half a frame of it)."""
     half = 0.5 / fps if fps > 0 else 0.0
     return [

@@ -158,6 +158,9 @@ class Browser(QWidget):
         session.dataset_changed.connect(self._refill_choices)
         session.runs_changed.connect(self._refill_runs)
         selection.item_changed.connect(self._show_selected)
+        selection.run_changed.connect(self._sync_run_boxes)
+        selection.compare_changed.connect(self._on_compare_changed)
+        self.model.modelReset.connect(lambda: self._show_selected(self.selection.item_index))
 
     def _build(self) -> None:
         self.category = QComboBox()
@@ -221,31 +224,34 @@ class Browser(QWidget):
 
     def _refill_runs(self) -> None:
         names = [run.name for run in self.session.runs]
-        for combo, wanted in ((self.run_box, self.selection.run_name), (self.compare_box, self.selection.compare_name)):
+        for combo in (self.run_box, self.compare_box):
             combo.blockSignals(True)
             combo.clear()
             combo.addItems(names or [""])
-            if wanted in names:
-                combo.setCurrentText(wanted)
             combo.blockSignals(False)
         if self.selection.run_name not in names:
             self.selection.select_run(names[0] if names else None)
-        if self.selection.compare_name not in names or self.selection.compare_name == self.selection.run_name:
+        if self.selection.compare_name not in names:
             others = [n for n in names if n != self.selection.run_name]
             self.selection.select_compare(others[0] if others else None)
-            self.compare_box.blockSignals(True)
-            self.compare_box.setCurrentText(self.selection.compare_name or "")
-            self.compare_box.blockSignals(False)
-        self.run_box.setCurrentText(self.selection.run_name or "")
+        self._sync_run_boxes()
         self.model.rebuild()
         self._update_count()
+
+    def _sync_run_boxes(self, *_args) -> None:
+        """The pickers show the Selection's runs A and B (never the same: see Selection)."""
+        for combo, name in ((self.run_box, self.selection.run_name), (self.compare_box, self.selection.compare_name)):
+            combo.blockSignals(True)
+            combo.setCurrentText(name or "")
+            combo.blockSignals(False)
 
     def _show_selected(self, index: int | None) -> None:
         source_row = self.model.row_of(index) if index is not None else None
         if source_row is None:
             return
         proxy_index = self.proxy.mapFromSource(self.model.index(source_row, 0))
-        if proxy_index.isValid() and self.table.currentIndex().row() != proxy_index.row():
+        current = self.table.currentIndex()
+        if proxy_index.isValid() and (current.row() != proxy_index.row() or not self.table.selectionModel().isSelected(current)):
             self.table.setCurrentIndex(proxy_index)
             self.table.scrollTo(proxy_index)
 
@@ -271,6 +277,9 @@ class Browser(QWidget):
 
     def _on_compare_chosen(self, name: str) -> None:
         self.selection.select_compare(name or None)
+
+    def _on_compare_changed(self, _name) -> None:
+        self._sync_run_boxes()
         self.model.rebuild()
 
     def select_index(self, index: int) -> None:

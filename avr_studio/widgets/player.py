@@ -19,6 +19,7 @@ from avr_studio.models.overlay import frame_boxes, shown_frames
 from avr_studio.palette import KIND_COLOURS, KIND_LABELS
 from avr_studio.playback.decode_worker import DecodedFrame, DecodeWorker, VideoInfo
 from avr_studio.widgets.overlays import BoxOverlay
+from engine.media.errors import MediaError
 
 EMPTY_HINT = ("Open a benchmark: File > Open dataset, add prediction folders or JSONL,\n"
               "or drop them on this window.  (avr-studio --demo opens a generated one.)")
@@ -159,13 +160,20 @@ class Player(QWidget):
             self.overlay.clear()
             self._overlay_key = None
             return
-        frames = shown_frames(item, frame.time, frame.index, self.info.fps, self.info.frame_index_at)
+        frames = shown_frames(item, frame.time, frame.index, self.info.fps, self._frame_index_or_none)
         score = self.scores.clue_score(self.selection.run_name, item.index)
         key = (item.index, self.selection.run_name, tuple(frames), score)
         if key == self._overlay_key:
             return  # same boxes as on the previous frame: nothing to redraw while playing
         self._overlay_key = key
         self.overlay.render(frame_boxes(item, score, frames))
+
+    def _frame_index_or_none(self, t: float) -> int | None:
+        """The frame showing time t; None where the file is cut short before t (truncated video)."""
+        try:
+            return self.info.frame_index_at(t)
+        except MediaError:
+            return None
 
     def _on_box_edited(self, slot, box) -> None:
         score = self.scores.clue_score(self.selection.run_name, self.selection.item_index)

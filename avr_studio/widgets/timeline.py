@@ -75,6 +75,7 @@ class Timeline(QWidget):
         selection.item_changed.connect(lambda _i: self.show_item())
         selection.run_changed.connect(lambda _r: self.render_tiers())
         session.runs_changed.connect(self.render_tiers)
+        session.videos_changed.connect(self._reload_waveform)
         scores.changed.connect(lambda _r, _i: self.render_tiers())
         playhead.time_changed.connect(self._move_playhead)
         playhead.media_changed.connect(self._on_media)
@@ -160,6 +161,11 @@ class Timeline(QWidget):
         if item and item.query_interval:
             ends.append(item.query_interval[1])
         return max(ends, default=10.0)
+
+    def _reload_waveform(self) -> None:
+        """Another videos folder: the item's audio is somewhere else now."""
+        item = self.session.item(self.selection.item_index)
+        self._load_waveform(self.session.video_path(item) if item else None)
 
     def _on_media(self) -> None:
         self.show_item_range()

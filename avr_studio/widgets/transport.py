@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
 
 from avr_studio.models import Playhead
 from avr_studio.models.playhead import HOP_SECONDS, SPEEDS
@@ -24,7 +24,7 @@ class Transport(QWidget):
         self.playhead = playhead
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.buttons: dict[str, QPushButton] = {}
+        self.buttons: dict[str, QToolButton] = {}
         for key, text, tip in (
             ("prev_clue", "[", "previous clue ( [ )"),
             ("hop_back", f"-{HOP_SECONDS:g}s", "hop back (Shift+Left / J)"),
@@ -36,7 +36,8 @@ class Transport(QWidget):
             ("loop_clue", "Loop clue", "loop the selected / nearest clue (C)"),
             ("loop_query", "Loop query", "loop the query interval (Q)"),
         ):
-            button = QPushButton(text)
+            button = QToolButton()  # sized to its text: the bar must not widen the window
+            button.setText(text)
             button.setToolTip(tip)
             button.clicked.connect(actions[key])
             if key.startswith("loop"):

@@ -16,6 +16,19 @@ from engine.synth import SynthConfig, generate_benchmark  # noqa: E402
 TINY = SynthConfig(videos=2, minutes=0.3, width=320, height=180, with_predictions=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_settings_scope(tmp_path_factory):
+    """QSettings() (File > Recent, ...) write into this session's temporary folder, never into the
+    user's real configuration."""
+    from PySide6.QtCore import QSettings
+
+    folder = tmp_path_factory.mktemp("settings")
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+            QSettings.setPath(fmt, scope, str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_bench(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_bench")
