@@ -142,3 +142,34 @@ def event_intervals(item: Item, score: ClueScore | None) -> tuple[list[OverlayIn
                                          m.iou if partner else None, m.pred, partner))
     pred_rows.sort(key=lambda r: r.slot)
     return gt_rows, pred_rows
+
+
+@dataclass(frozen=True)
+class FrameTick:
+    """One frame of an object/attribute item on a timeline tier. `time` is None for a predicted
+    frame with no GT timestamp (a hallucinated frame: the benchmark gives it no time)."""
+
+    time: float | None
+    frame: int
+    cluster: int
+    kind: str
+
+
+def gt_frame_ticks(item: Item, score: ClueScore | None) -> list[FrameTick]:
+    """GT frames per cluster, coloured by the shown run's outcome on that frame ("gt" with no run)."""
+    times = gt_frame_times(item)
+    outcome: dict[tuple[int, int], str] = {}
+    if score is not None and not score.failed:
+        for cluster in score.clusters:
+            for frame in cluster.frames:
+                outcome[(cluster.gt_cluster, frame.frame)] = frame.outcome
+    return [FrameTick(times[f], f, c, outcome.get((c, f), "gt" if score is None else "missed"))
+            for c, frames in enumerate(gt_frames_by_cluster(item)) for f in frames]
+
+
+def pred_frame_ticks(score: ClueScore | None) -> list[FrameTick]:
+    """Frames the run predicted boxes on, per GT cluster, with the engine's frame outcome."""
+    if score is None or score.failed:
+        return []
+    return [FrameTick(frame.timestamp, frame.frame, cluster.gt_cluster, frame.outcome)
+            for cluster in score.clusters for frame in cluster.frames if frame.n_pred > 0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
@@ -171,3 +172,128 @@ def test_issue7_14_waveform_loads_after_choosing_another_videos_folder(qtbot, ti
         qtbot.waitUntil(lambda: win.timeline.pyramid is not None, timeout=10000)
     finally:
         close_and_delete(win)
+
+
+def _failing_item(window, tiny_bench, category: str | None = None):
+    """An item and run whose clue answer the engine could not read."""
+    for item in tiny_bench.items:
+        for run in window.session.runs:
+            score = run.clue_score(item.index)
+            if (category is None or item.category == category) and score is not None and score.failed:
+                return item, run
+    raise AssertionError("the tiny benchmark has no unreadable clue answer")
+
+
+def test_4_unreadable_note_stays_in_view_on_zoom_and_pan(qtbot, window, tiny_bench):
+    window.set_scoring_mode("official")
+    item, run = _failing_item(window, tiny_bench)
+    window.selection.select_run(run.name)
+    window.selection.select_item(item.index)
+    notes = [n for n in window.timeline.painter.notes if "unreadable" in n.toPlainText()]
+    assert notes
+    for start, end in ((11.0, 14.0), (2.0, 3.0)):
+        window.timeline.zoom_to(start, end, margin_fraction=0)
+        qtbot.wait(50)
+        (x0, x1), _ = window.timeline.tiers.viewRange()
+        assert x0 > 1.0  # the view really moved away from where the note was drawn
+        assert all(x0 <= n.pos().x() < x1 for n in notes)
+
+
+def _tick_items(timeline):
+    import pyqtgraph as pg
+
+    return [i for i in timeline.painter.layer._items if isinstance(i, pg.ScatterPlotItem)]
+
+
+def test_5_frame_ticks_take_the_engines_frame_outcome(qtbot, window, tiny_bench):
+    from engine.results import FrameScore, InstanceMatch
+
+    frame = FrameScore(0, 1.0, 3, 1, 0.3, 0.33, 0.1, (
+        InstanceMatch(0, 0, 0.9, "matched"), InstanceMatch(1, None, 0.0, "missed"), InstanceMatch(2, None, 0.0, "missed")))
+    assert frame.outcome == "missed"  # 2 of 3 GT boxes missed is not "matched, IoU < 0.5"
+    item = next(i for i in items_of(tiny_bench, "attribute") if len(i.clue) >= 2)
+    run = window.session.run(window.selection.run_name)
+    window.selection.select_item(item.index)
+    score = run.clue_score(item.index)
+    gt_scatter = _tick_items(window.timeline)[0]
+    points = gt_scatter.points()
+    gt_total = sum(len(frames) for frames in __import__("engine.scoring", fromlist=["x"]).gt_frames_by_cluster(item))
+    assert len(points) == gt_total  # one tick per cluster and frame
+    assert len({(p.pos().x(), p.pos().y()) for p in points}) == gt_total  # none drawn over another
+    from avr_studio.palette import kind_colour
+    if not score.failed:
+        expected = {(c.gt_cluster, f.frame): f.outcome for c in score.clusters for f in c.frames}
+        colours = {p.pen().color().name().upper() for p in points}
+        assert colours <= {kind_colour(k).upper() for k in expected.values()} | {kind_colour("missed").upper()}
+        assert kind_colour("gt").upper() not in colours
+
+
+def test_5_hallucinated_frames_are_counted_on_their_tier(qtbot, window, tiny_bench):
+    from avr_studio.models.edits import with_box  # noqa: F401  (edits give a frame with no GT time)
+
+    item = items_of(tiny_bench, "object")[0]
+    run = window.session.run(window.selection.run_name)
+    window.selection.select_item(item.index)
+    score = run.clue_score(item.index)
+    from dataclasses import replace
+
+    base = score.parsed if score.parsed is not None and not score.failed else None
+    frames = dict(base.frames) if base else {}
+    frames[40] = [(1.0, 1.0, 20.0, 20.0)]  # Frame 41: the item has no such GT frame
+    from engine.results import ParsedClue
+
+    parsed = replace(base, frames=frames) if base else ParsedClue("object", frames=frames)
+    window.edits.set(run.name, item.index, parsed)
+    texts = [n.toPlainText() for n in window.timeline.painter.notes]
+    assert any("no GT time" in t for t in texts)
+
+
+def test_14_clues_outside_the_query_interval_are_shown_and_said(qtbot, tiny_bench, tmp_path):
+    from avr_studio.main_window import MainWindow
+    from avr_studio.playback.audio_out import NullAudioOutput
+    from tests.studio.conftest import close_and_delete
+
+    raw = [dict(i.raw) for i in tiny_bench.items]
+    target = next(r for r in raw if r["category"] == "event")
+    first = min(c["start"] for c in target["clue"])
+    target["query_interval"] = [first + 4.0, first + 8.0]  # the first clue lies before it
+    dataset = tmp_path / "dataset.json"
+    dataset.write_text(json.dumps(raw))
+    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                     audio_output=NullAudioOutput("Muted: test"))
+    qtbot.addWidget(win)
+    try:
+        win.resize(1400, 900)
+        win.show()
+        win.open_dataset(dataset)
+        win.open_videos(tiny_bench.videos_dir)
+        messages = []
+        win.timeline.status.connect(messages.append)
+        win.selection.select_item(target["index"])
+        wait_presented(qtbot, win)
+        (x0, x1), _ = win.timeline.tiers.viewRange()
+        assert x0 <= first and x0 <= win.playhead.time <= x1
+        assert win.timeline.outside_query >= 1
+        assert any("outside the query interval" in n.toPlainText() for n in win.timeline.painter.notes)
+        assert any("outside the query interval" in m for m in messages)
+    finally:
+        close_and_delete(win)
+
+
+def test_15_loop_range_and_selected_row_are_drawn(qtbot, window, tiny_bench):
+    item = items_of(tiny_bench, "event")[0]
+    window.selection.select_item(item.index)
+    window.toggle_loop("loop_query")
+    region = window.timeline.loop_regions[0]
+    assert region.isVisible() and region.getRegion() == pytest.approx(item.query_interval)
+    window.toggle_loop("loop_query")
+    assert not region.isVisible()
+    from avr_studio.models.selection import InstanceRef
+
+    window.selection.select_instance(InstanceRef(0, 0, 0))
+    assert window.timeline.instance_spans()
+    assert window.timeline._highlight._items
+
+
+def test_15_dialogs_start_in_the_datasets_folder(window, tiny_bench):
+    assert window.dialog_dir() == str(tiny_bench.dataset_path.parent)
