@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         self.top_split = QSplitter(Qt.Orientation.Horizontal)
         for widget in (self.browser, centre, self.wcs_panel):
             self.top_split.addWidget(widget)
-        self.top_split.setSizes([420, 720, 460])
+        self.top_split.setSizes([470, 670, 460])
         self.main_split = QSplitter(Qt.Orientation.Vertical)
         self.main_split.addWidget(self.top_split)
         self.main_split.addWidget(self.timeline)
@@ -113,7 +113,7 @@ class MainWindow(QMainWindow):
             "faster": lambda: self.playhead.faster(1),
             "zoom_query": self.zoom_query,
             "zoom_all": self.timeline_whole,
-            "reset_edit": self.reset_edit,
+            "undo_edit": self.undo_edit,
             "next_item": lambda: self.move_item(1),
             "prev_item": lambda: self.move_item(-1),
             "help": self.show_help,
@@ -415,9 +415,11 @@ class MainWindow(QMainWindow):
     def timeline_whole(self) -> None:
         self.timeline.show_whole()
 
-    def reset_edit(self) -> None:
-        if self.selection.run_name is not None and self.selection.item_index is not None:
-            self.edits.reset(self.selection.run_name, self.selection.item_index)
+    def undo_edit(self) -> None:
+        if self.selection.run_name is None or self.selection.item_index is None:
+            return
+        if not self.edits.undo(self.selection.run_name, self.selection.item_index):
+            self.show_status("nothing to undo on this item")
 
     def move_item(self, step: int) -> None:
         table = self.browser.table

@@ -15,6 +15,8 @@ class Edits:
 
     def __init__(self) -> None:
         self._edits: dict[EditKey, ParsedClue] = {}
+        self._history: dict[EditKey, list[ParsedClue | None]] = {}  # states before each gesture
+        self._open_gesture: dict[EditKey, object] = {}
         self.changed = Signal()
 
     def get(self, run: str, index: int) -> ParsedClue | None:
@@ -23,18 +25,46 @@ class Edits:
     def has(self, run: str, index: int) -> bool:
         return (run, index) in self._edits
 
-    def set(self, run: str, index: int, parsed: ParsedClue) -> None:
-        self._edits[(run, index)] = parsed
+    def set(self, run: str, index: int, parsed: ParsedClue, gesture: object = None) -> None:
+        """Replace the answer. Every call of one open `gesture` (a drag) is one undo step."""
+        key = (run, index)
+        if gesture is None or self._open_gesture.get(key) != gesture:
+            self._history.setdefault(key, []).append(self._edits.get(key))
+            self._open_gesture[key] = gesture
+        self._edits[key] = parsed
         self.changed.emit(run, index)
 
+    def end_gesture(self, run: str, index: int) -> None:
+        """The drag is over: the next change is a new undo step."""
+        self._open_gesture.pop((run, index), None)
+
+    def undo(self, run: str, index: int) -> bool:
+        """Undo the last change (a whole drag) on this item; False when there is nothing to undo."""
+        key = (run, index)
+        history = self._history.get(key)
+        if not history:
+            return False
+        previous = history.pop()
+        self._open_gesture.pop(key, None)
+        if previous is None:
+            self._edits.pop(key, None)
+        else:
+            self._edits[key] = previous
+        self.changed.emit(run, index)
+        return True
+
     def reset(self, run: str, index: int) -> None:
-        """Restore the model's own answer."""
+        """Restore the model's own answer (all edits of the item, and their undo history)."""
+        self._history.pop((run, index), None)
+        self._open_gesture.pop((run, index), None)
         if self._edits.pop((run, index), None) is not None:
             self.changed.emit(run, index)
 
     def reset_all(self) -> None:
         keys = list(self._edits)
         self._edits.clear()
+        self._history.clear()
+        self._open_gesture.clear()
         for run, index in keys:
             self.changed.emit(run, index)
 

@@ -28,12 +28,16 @@ class BoxOverlay:
     """Draws OverlayBoxes into a ViewBox. Predicted-box ROIs are kept while the set of boxes is the
     same (so a drag survives the live re-score); everything else is redrawn."""
 
-    def __init__(self, view: pg.ViewBox, on_box_edited: Callable[[Slot, tuple], None]) -> None:
+    def __init__(self, view: pg.ViewBox, on_box_edited: Callable[[Slot, tuple], None],
+                 on_drag_finished: Callable[[], None] = lambda: None) -> None:
         self.view = view
         self.on_box_edited = on_box_edited
+        self.on_drag_finished = on_drag_finished
         self.boxes: list[OverlayBox] = []
         self.rois: dict[Slot, pg.RectROI] = {}
         self._static = ItemLayer(view)  # GT boxes and labels, redrawn per frame
+        self._selected = ItemLayer(view)  # outline of the boxes of the WCS row picked in the panel
+        self.selected: list[OverlayBox] = []
         self._dragging: Slot | None = None
         self.frame_width = 0.0
 
@@ -84,6 +88,7 @@ class BoxOverlay:
 
     def _drag_finished(self) -> None:
         self._dragging = None
+        self.on_drag_finished()
 
     def _add_gt(self, box: OverlayBox) -> None:
         x1, y1, x2, y2 = box.box
@@ -106,6 +111,17 @@ class BoxOverlay:
         self._static.add(label)
 
 
+    def highlight(self, boxes: list[OverlayBox]) -> None:
+        """Outline the picked row's boxes (a wide translucent white frame under the coloured one)."""
+        self._selected.clear()
+        self.selected = boxes
+        for box in boxes:
+            x1, y1, x2, y2 = box.box
+            rect = QGraphicsRectItem(QRectF(x1, y1, x2 - x1, y2 - y1))
+            rect.setPen(pg.mkPen((255, 255, 255, 200), width=BOX_WIDTH * 3))
+            rect.setZValue(5)
+            self._selected.add(rect)
+
     def _clear_rois(self) -> None:
         for roi in self.rois.values():
             self.view.removeItem(roi)
@@ -114,6 +130,8 @@ class BoxOverlay:
 
     def clear(self) -> None:
         self._static.clear()
+        self._selected.clear()
+        self.selected = []
         self._clear_rois()
         self.boxes = []
 
@@ -123,4 +141,4 @@ class BoxOverlay:
         self._dragging = slot
         roi.setPos((box[0], box[1]), update=False, finish=False)
         roi.setSize((box[2] - box[0], box[3] - box[1]), update=True, finish=False)
-        self._dragging = None
+        self._drag_finished()

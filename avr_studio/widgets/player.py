@@ -12,10 +12,11 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from superqt import QElidingLabel
 
 from avr_studio.models import Playhead, ScoreBoard, Selection, Session
 from avr_studio.models.edits import with_box
-from avr_studio.models.overlay import frame_boxes, shown_frames
+from avr_studio.models.overlay import frame_boxes, selected_boxes, shown_frames
 from avr_studio.palette import KIND_COLOURS, KIND_LABELS
 from avr_studio.playback.decode_worker import DecodedFrame, DecodeWorker, VideoInfo
 from avr_studio.widgets.overlays import BoxOverlay
@@ -54,6 +55,7 @@ class Player(QWidget):
         self.worker.start()
         selection.item_changed.connect(lambda _i: self.open_item())
         selection.run_changed.connect(lambda _r: self.render_overlays())
+        selection.instance_changed.connect(lambda _ref: self._show_selected())
         session.videos_changed.connect(self.open_item)
         scores.changed.connect(lambda _r, _i: self.render_overlays())
         playhead.time_changed.connect(self.worker.request)
@@ -69,7 +71,7 @@ class Player(QWidget):
         self.view.setDefaultPadding(0.0)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
-        self.overlay = BoxOverlay(self.view, self._on_box_edited)
+        self.overlay = BoxOverlay(self.view, self._on_box_edited, self._on_box_drag_finished)
         self.placeholder = QLabel()
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
@@ -78,7 +80,7 @@ class Player(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.graphics)
         self.stack.addWidget(self.placeholder)
-        self.clock_label = QLabel("no video")
+        self.clock_label = QElidingLabel("no video")
         self.clock_label.setObjectName("frameClock")
         self.legend = QLabel(legend_html())
         self.legend.setObjectName("legend")
@@ -167,6 +169,11 @@ class Player(QWidget):
             return  # same boxes as on the previous frame: nothing to redraw while playing
         self._overlay_key = key
         self.overlay.render(frame_boxes(item, score, frames))
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        score = self.scores.clue_score(self.selection.run_name, self.selection.item_index)
+        self.overlay.highlight(selected_boxes(self.overlay.boxes, score, self.selection.instance))
 
     def _frame_index_or_none(self, t: float) -> int | None:
         """The frame showing time t; None where the file is cut short before t (truncated video)."""
@@ -181,7 +188,11 @@ class Player(QWidget):
             return
         label, frame, position = slot
         edited = with_box(score.parsed, label, frame, position, box)
-        self.scores.edits.set(self.selection.run_name, self.selection.item_index, edited)
+        self.scores.edits.set(self.selection.run_name, self.selection.item_index, edited, gesture=("box", slot))
+
+    def _on_box_drag_finished(self) -> None:
+        if self.selection.run_name is not None and self.selection.item_index is not None:
+            self.scores.edits.end_gesture(self.selection.run_name, self.selection.item_index)
 
     def shutdown(self) -> None:
         self.worker.stop()

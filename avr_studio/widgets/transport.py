@@ -53,6 +53,9 @@ class Transport(QWidget):
         layout.addWidget(self.speed)
         self.clock = QLabel()
         self.clock.setObjectName("transportClock")
+        # as wide as its widest text from the start: the bar must not change the window's minimum size
+        self.clock.setMinimumWidth(self.clock.fontMetrics().horizontalAdvance("0:00:00.000 / 0:00:00.000") + 8)
+        self.clock.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.clock, 1)
         playhead.time_changed.connect(self._show_time)
         playhead.media_changed.connect(lambda: self._show_time(playhead.time))
@@ -60,8 +63,12 @@ class Transport(QWidget):
         playhead.speed_changed.connect(lambda s: self.speed.setCurrentIndex(SPEEDS.index(s)))
         self._show_time(0.0)
 
-    def _show_time(self, t: float) -> None:
-        self.clock.setText(f"{format_clock(t)} / {format_clock(self.playhead.duration)}")
+    def _show_time(self, _t: float) -> None:
+        """The shown frame's own timestamp (the player's clock shows the same), not the requested time."""
+        if not self.playhead.has_media:
+            self.clock.setText("no video")
+            return
+        self.clock.setText(f"{format_clock(self.playhead.shown_time())} / {format_clock(self.playhead.duration)}")
 
     def show_loop(self, owner: str | None) -> None:
         """Check the loop button that owns the active loop ("loop_clue", "loop_query" or None)."""

@@ -297,3 +297,74 @@ def test_15_loop_range_and_selected_row_are_drawn(qtbot, window, tiny_bench):
 
 def test_15_dialogs_start_in_the_datasets_folder(window, tiny_bench):
     assert window.dialog_dir() == str(tiny_bench.dataset_path.parent)
+
+
+def test_15_undo_takes_back_one_drag_not_every_edit(qtbot, window, tiny_bench):
+    run = window.session.run(window.selection.run_name)
+    item = next(i for i in items_of(tiny_bench, "event") if run.clue_score(i.index).parsed.intervals)
+    window.selection.select_item(item.index)
+    region = window.timeline.regions[0]
+    s, e = region.getRegion()
+    for step in (0.1, 0.2, 0.3):  # one drag of the end edge: several moves, then release
+        region.lines[1].setValue(e + step)
+    region.sigRegionChangeFinished.emit(region)
+    first = window.wcs_panel.shown.parsed.intervals[0]
+    window.timeline.regions[0].setRegion((s + 1.0, e + 1.0))  # a second drag
+    window.timeline.regions[0].sigRegionChangeFinished.emit(window.timeline.regions[0])
+    window.shortcut_actions["undo_edit"].trigger()
+    assert window.wcs_panel.shown.parsed.intervals[0] == pytest.approx(first)
+    window.shortcut_actions["undo_edit"].trigger()
+    assert not window.edits.has(run.name, item.index)
+
+
+def test_15_selected_tree_row_is_outlined_on_the_frame(qtbot, window, tiny_bench):
+    from avr_studio.models.selection import InstanceRef
+
+    run = window.session.run(window.selection.run_name)
+    item = next(i for i in items_of(tiny_bench, "object")
+                if not run.clue_score(i.index).failed and run.clue_score(i.index).clusters[0].frames)
+    window.selection.select_item(item.index)
+    frame = run.clue_score(item.index).clusters[0].frames[0]
+    window.playhead.seek(frame.timestamp)
+    wait_presented(qtbot, window)
+    window.selection.select_instance(InstanceRef(0, 0, 0))
+    match = frame.matches[0]
+    chosen = window.player.overlay.selected
+    assert chosen and all(b.frame == frame.frame for b in chosen)
+    assert {b.index for b in chosen if b.role == "gt"} <= {match.gt}
+    assert len(chosen) == (match.gt is not None) + (match.pred is not None)
+
+
+def test_6_browser_columns_are_on_screen_at_the_default_size(qtbot, window):
+    window.resize(1600, 1000)
+    for compare in (False, True):
+        window.selection.set_compare_mode(compare)
+        qtbot.wait(50)
+        table = window.browser.table
+        header = table.horizontalHeader()
+        last = header.count() - 1
+        assert header.sectionViewportPosition(last) + header.sectionSize(last) <= table.viewport().width()
+        assert header.sectionSize(window.browser.model.columns.index("question")) >= 60
+
+
+def test_9_transport_clock_shows_the_frames_own_time(qtbot, window, tiny_bench):
+    from avr_studio.widgets.transport import format_clock
+
+    window.selection.select_item(tiny_bench.items[0].index)
+    wait_presented(qtbot, window)
+    window.playhead.seek(3.013)  # between two frames
+    frame = wait_presented(qtbot, window)
+    assert window.transport.clock.text().startswith(format_clock(frame.time))
+
+
+def test_9_no_playing_past_the_end_of_an_unreadable_video(qtbot, window, tiny_bench, tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for item in tiny_bench.items:
+        (folder / item.video).write_bytes(b"not a video" * 10)
+    window.open_videos(folder)
+    window.selection.select_item(tiny_bench.items[1].index)
+    qtbot.waitUntil(lambda: window.player.stack.currentWidget() is window.player.placeholder, timeout=5000)
+    window.playhead.toggle_play()
+    assert not window.playhead.playing
+    assert window.transport.clock.text() == "no video"

@@ -118,7 +118,7 @@ def test_what_if_box_drag_rescored_live(qtbot, window, tiny_bench):
     assert window.wcs_panel.shown.score == pytest.approx(expected.score, abs=1e-12)
     assert window.scores.edits.has(run.name, item.index)
     assert slot in overlay.rois  # the dragged ROI survives the live re-score
-    window.shortcut_actions["reset_edit"].trigger()
+    window.shortcut_actions["undo_edit"].trigger()
     assert not window.scores.edits.has(run.name, item.index)
 
 

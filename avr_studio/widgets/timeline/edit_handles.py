@@ -21,9 +21,11 @@ def tier_pen(kind: str, dashed: bool, width: float = 2):
 class IntervalHandles:
     """Regions by slot (position in the prediction's interval list); a drag calls `on_moved(slot, (s, e))`."""
 
-    def __init__(self, plot: pg.PlotItem, on_moved: Callable[[int, tuple[float, float]], None]) -> None:
+    def __init__(self, plot: pg.PlotItem, on_moved: Callable[[int, tuple[float, float]], None],
+                 on_finished: Callable[[], None] = lambda: None) -> None:
         self.plot = plot
         self.on_moved = on_moved
+        self.on_finished = on_finished
         self.regions: dict[int, pg.LinearRegionItem] = {}
         self.editing_slot: int | None = None
         self._placing = False
@@ -38,6 +40,7 @@ class IntervalHandles:
                 region = pg.LinearRegionItem((iv.start, iv.end), movable=True, span=span, swapMode="sort")
                 region.setZValue(30)
                 region.sigRegionChanged.connect(lambda reg, s=iv.slot: self._moved(s, reg))
+                region.sigRegionChangeFinished.connect(lambda _reg: self.on_finished())
                 self.plot.addItem(region)
                 self.regions[iv.slot] = region
             region.span = span

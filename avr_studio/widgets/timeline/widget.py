@@ -58,7 +58,7 @@ class Timeline(QWidget):
         self.wave = self.graphics.addPlot(row=0, col=0, viewBox=ScrubViewBox(self.playhead.seek))
         self.tiers = self.graphics.addPlot(row=1, col=0)
         self.painter = TierPainter(self.tiers)
-        self.handles = IntervalHandles(self.tiers, self._region_moved)
+        self.handles = IntervalHandles(self.tiers, self._region_moved, self._region_drag_finished)
         self._highlight = ItemLayer(self.tiers)
         self.graphics.ci.layout.setRowStretchFactor(0, 2)
         self.graphics.ci.layout.setRowStretchFactor(1, 3)
@@ -301,7 +301,11 @@ class Timeline(QWidget):
         if score is None or score.parsed is None or slot >= len(score.parsed.intervals):
             return
         edited = with_interval(score.parsed, slot, interval)
-        self.scores.edits.set(self.selection.run_name, self.selection.item_index, edited)
+        self.scores.edits.set(self.selection.run_name, self.selection.item_index, edited, gesture=("interval", slot))
+
+    def _region_drag_finished(self) -> None:
+        if self.selection.run_name is not None and self.selection.item_index is not None:
+            self.scores.edits.end_gesture(self.selection.run_name, self.selection.item_index)
 
     # ---- selection, loop, playhead -----------------------------------------------------------
     def _show_instance(self) -> None:
