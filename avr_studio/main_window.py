@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
         self.transport = Transport(self.playhead, self._transport_actions())
         self.timeline = Timeline(self.session, self.selection, self.playhead, self.scores)
         self.wcs_panel = WcsPanel(self.session, self.selection, self.scores)
-        self.summary = Summary(self.session, self.scores)
+        self.summary = Summary(self.session, self.scores, self.selection)
 
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
@@ -172,6 +172,8 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.selection.item_changed.connect(self._on_item)
+        self.summary.item_clicked.connect(self._open_item_from_summary)
+        self.summary.thinking.strict_requested.connect(lambda: self.set_scoring_mode("strict"))
         self.selection.instance_changed.connect(self._on_instance)
         self.player.status.connect(self.show_status)
         self.timeline.status.connect(self.show_status)
@@ -327,6 +329,10 @@ class MainWindow(QMainWindow):
         times = item.clue_times
         start = times[0] if times else (item.query_interval[0] if item.query_interval else 0.0)
         self.playhead.seek(start)
+
+    def _open_item_from_summary(self, index: int) -> None:
+        self.selection.select_item(index)
+        self.tabs.setCurrentIndex(0)
 
     def _on_instance(self, ref) -> None:
         t = self.instance_time(ref)

@@ -7,10 +7,12 @@ shows the same numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from avr_studio.models.signals import Signal
 from engine.benchmark import Item, load_dataset
+from engine.compare import looks_thinking
 from engine.predictions import PredictionSet, load_predictions
 from engine.results import ClueReport, ClueScore, CountScore, LongReport
 from engine.scoring import evaluate_set
@@ -57,6 +59,11 @@ class Run:
     @property
     def has_clues(self) -> bool:
         return "clue" in self.sets
+
+    @cached_property
+    def thinking(self) -> bool:
+        """Most answers are <answer>-tagged: official scoring reads none of their counts."""
+        return looks_thinking(r.pred for pset in self.sets.values() for r in pset.records.values())
 
 
 def run_name_for(path: Path) -> str:

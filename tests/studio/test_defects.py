@@ -368,3 +368,43 @@ def test_9_no_playing_past_the_end_of_an_unreadable_video(qtbot, window, tiny_be
     window.playhead.toggle_play()
     assert not window.playhead.playing
     assert window.transport.clock.text() == "no video"
+
+
+def _summary(qtbot, window):
+    window.tabs.setCurrentWidget(window.summary)
+    qtbot.waitUntil(lambda: window.summary.table.rowCount() > 0, timeout=5000)
+    return window.summary
+
+
+def test_13_scatter_leaves_out_failures_keeps_both_runs_visible_and_clicks_open_items(qtbot, window):
+    window.set_scoring_mode("strict")  # both runs' counts are read: their points can overlap
+    summary = _summary(qtbot, window)
+    for run, item in zip(window.session.runs, summary.scatter_items, strict=True):
+        report = run.reports["long"]
+        ok = [s for s in report.per_item.values() if s.count is not None]
+        assert len(item.points()) == len(ok)  # a parse failure is no point at 0
+        assert summary.unplotted[run.name] == len(report.per_item) - len(ok)
+    first, second = (set((round(p.pos().x(), 6), round(p.pos().y(), 6)) for p in item.points())
+                     for item in summary.scatter_items)
+    assert not first & second  # no point of one run hides a point of the other
+    legend = summary.legend.sceneBoundingRect()
+    for item in summary.scatter_items:
+        for point in item.points():
+            assert not legend.contains(item.mapToScene(point.pos()))
+    point = summary.scatter_items[1].points()[0]
+    summary.scatter_items[1].sigClicked.emit(summary.scatter_items[1], [point], None)
+    assert window.selection.item_index == point.data()
+    assert window.tabs.currentIndex() == 0
+
+
+def test_13_an_outlier_does_not_squash_the_plot(qtbot, window, tiny_bench, tmp_path):
+    raw = [json.dumps({"pred": "100000" if i.index == 0 else str(i.answer), "gt": i.answer, "input": i.raw})
+           for i in tiny_bench.items]
+    path = tmp_path / "outlier.jsonl"
+    path.write_text("\n".join(raw) + "\n")
+    window.add_predictions(path)
+    summary = _summary(qtbot, window)
+    (x0, x1), (y0, y1) = summary.plot.getViewBox().viewRange()
+    assert y1 < 1000  # the view is about the counts, not the one huge answer
+    outlier = summary.scatter_items[-1]
+    assert any(p.symbol() == "t1" for p in outlier.points())  # drawn as an arrow on the edge
