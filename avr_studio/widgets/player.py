@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
-from superqt import QElidingLabel
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from superqt import QElidingLabel, QLabeledDoubleSlider
 
 from avr_studio.models import Playhead, ScoreBoard, Selection, Session
 from avr_studio.models.edits import with_box
 from avr_studio.models.overlay import frame_boxes, selected_boxes, shown_frames
 from avr_studio.palette import KIND_COLOURS, KIND_LABELS
 from avr_studio.playback.decode_worker import DecodedFrame, DecodeWorker, VideoInfo
-from avr_studio.widgets.overlays import BoxOverlay
+from avr_studio.widgets.overlays import BoxOverlay, RunLayer
 from engine.media.errors import MediaError
 
 EMPTY_HINT = ("Open a benchmark: File > Open dataset, add prediction folders or JSONL,\n"
@@ -55,6 +55,8 @@ class Player(QWidget):
         self.worker.start()
         selection.item_changed.connect(lambda _i: self.open_item())
         selection.run_changed.connect(lambda _r: self.render_overlays())
+        selection.compare_changed.connect(lambda _r: self.render_overlays())
+        selection.compare_mode_changed.connect(self._on_compare_mode)
         selection.instance_changed.connect(lambda _ref: self._show_selected())
         session.videos_changed.connect(self.open_item)
         scores.changed.connect(lambda _r, _i: self.render_overlays())
@@ -72,6 +74,8 @@ class Player(QWidget):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
         self.overlay = BoxOverlay(self.view, self._on_box_edited, self._on_box_drag_finished)
+        self.compare_layers = {tag: RunLayer(self.view, tag) for tag in ("GT", "A", "B")}
+        self.layer_bar = self._layer_controls()
         self.placeholder = QLabel()
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
@@ -89,6 +93,7 @@ class Player(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.stack, 1)
+        layout.addWidget(self.layer_bar)
         layout.addWidget(self.clock_label)
         layout.addWidget(self.legend)
         self._show_placeholder(EMPTY_HINT)
@@ -164,12 +169,61 @@ class Player(QWidget):
             return
         frames = shown_frames(item, frame.time, frame.index, self.info.fps, self._frame_index_or_none)
         score = self.scores.clue_score(self.selection.run_name, item.index)
-        key = (item.index, self.selection.run_name, tuple(frames), score)
+        compare = self.selection.compare_mode
+        b_score = self.scores.clue_score(self.selection.compare_name, item.index) if compare else None
+        key = (item.index, self.selection.run_name, tuple(frames), score, compare, b_score)
         if key == self._overlay_key:
             return  # same boxes as on the previous frame: nothing to redraw while playing
         self._overlay_key = key
+        if compare:
+            self.overlay.clear()
+            self.compare_layers["GT"].render([b for b in frame_boxes(item, None, frames) if b.role == "gt"])
+            for tag, run_score in (("A", score), ("B", b_score)):
+                self.compare_layers[tag].render([b for b in frame_boxes(item, run_score, frames) if b.role == "pred"]
+                                                if run_score is not None else [])
+            return
+        for layer in self.compare_layers.values():
+            layer.clear()
         self.overlay.render(frame_boxes(item, score, frames))
         self._show_selected()
+
+    # ---- compare view layers ------------------------------------------------------------------
+    def _layer_controls(self) -> QWidget:
+        """Per run: shown or not, and opacity (A dashed, B dotted; GT solid, always shown)."""
+        bar = QWidget()
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.layer_checks: dict[str, QCheckBox] = {}
+        self.layer_sliders: dict[str, QLabeledDoubleSlider] = {}
+        for tag, style in (("A", "dashed"), ("B", "dotted")):
+            check = QCheckBox(f"{tag} ({style})")
+            check.setChecked(True)
+            check.toggled.connect(lambda on, t=tag: self.set_layer_visible(t, on))
+            slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+            slider.setRange(0.1, 1.0)
+            slider.setValue(1.0)
+            slider.setDecimals(1)
+            slider.setToolTip(f"opacity of run {tag}'s boxes")
+            slider.valueChanged.connect(lambda v, t=tag: self.set_layer_opacity(t, v))
+            row.addWidget(check)
+            row.addWidget(slider, 1)
+            self.layer_checks[tag], self.layer_sliders[tag] = check, slider
+        bar.hide()
+        return bar
+
+    def set_layer_visible(self, tag: str, visible: bool) -> None:
+        self.compare_layers[tag].set_visible(visible)
+        self.layer_checks[tag].blockSignals(True)
+        self.layer_checks[tag].setChecked(visible)
+        self.layer_checks[tag].blockSignals(False)
+
+    def set_layer_opacity(self, tag: str, opacity: float) -> None:
+        self.compare_layers[tag].set_opacity(opacity)
+
+    def _on_compare_mode(self, on: bool) -> None:
+        self.layer_bar.setVisible(on)
+        self._overlay_key = None
+        self.render_overlays()
 
     def _show_selected(self) -> None:
         score = self.scores.clue_score(self.selection.run_name, self.selection.item_index)

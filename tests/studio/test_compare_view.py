@@ -73,7 +73,7 @@ def test_both_runs_boxes_on_the_frame_with_their_own_style(qtbot, window, tiny_b
     window.playhead.seek(gt_frame_times(item)[0])
     wait_presented(qtbot, window)
     layers = window.player.compare_layers
-    assert set(layers) == {"A", "B"}
+    assert set(layers) == {"GT", "A", "B"} and layers["GT"].boxes
     for tag, run in (("A", a), ("B", b)):
         score = window.session.run(run).clue_score(item.index)
         drawn = sorted(round(bx.iou, 6) for bx in layers[tag].boxes if bx.role == "pred" and bx.iou is not None)
