@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -26,6 +27,7 @@ from avr_studio.playback.decode_worker import prefer_gui_thread
 from avr_studio.playback.playback import PlaybackController
 from avr_studio.shortcuts import SHORTCUTS, help_text
 from avr_studio.widgets.browser import Browser
+from avr_studio.widgets.compare_panel import ComparePanel
 from avr_studio.widgets.player import Player
 from avr_studio.widgets.summary import Summary
 from avr_studio.widgets.timeline import Timeline
@@ -68,6 +70,10 @@ class MainWindow(QMainWindow):
         self.transport = Transport(self.playhead, self._transport_actions())
         self.timeline = Timeline(self.session, self.selection, self.playhead, self.scores)
         self.wcs_panel = WcsPanel(self.session, self.selection, self.scores)
+        self.compare_panel = ComparePanel(self.session, self.selection, self.scores)
+        self.right_panel = QStackedWidget()
+        self.right_panel.addWidget(self.wcs_panel)
+        self.right_panel.addWidget(self.compare_panel)
         self.summary = Summary(self.session, self.scores, self.selection)
 
         centre = QWidget()
@@ -76,7 +82,7 @@ class MainWindow(QMainWindow):
         centre_layout.addWidget(self.player, 1)
         centre_layout.addWidget(self.transport)
         self.top_split = QSplitter(Qt.Orientation.Horizontal)
-        for widget in (self.browser, centre, self.wcs_panel):
+        for widget in (self.browser, centre, self.right_panel):
             self.top_split.addWidget(widget)
         self.top_split.setSizes([470, 670, 460])
         self.main_split = QSplitter(Qt.Orientation.Vertical)
@@ -173,6 +179,8 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.selection.item_changed.connect(self._on_item)
         self.summary.item_clicked.connect(self._open_item_from_summary)
+        self.selection.compare_mode_changed.connect(self._on_compare_mode)
+        self.compare_panel.thinking.strict_requested.connect(lambda: self.set_scoring_mode("strict"))
         self.summary.thinking.strict_requested.connect(lambda: self.set_scoring_mode("strict"))
         self.selection.instance_changed.connect(self._on_instance)
         self.player.status.connect(self.show_status)
@@ -329,6 +337,11 @@ class MainWindow(QMainWindow):
         times = item.clue_times
         start = times[0] if times else (item.query_interval[0] if item.query_interval else 0.0)
         self.playhead.seek(start)
+
+    def _on_compare_mode(self, on: bool) -> None:
+        self.right_panel.setCurrentWidget(self.compare_panel if on else self.wcs_panel)
+        if on:
+            self.compare_panel.refresh()
 
     def _open_item_from_summary(self, index: int) -> None:
         self.selection.select_item(index)

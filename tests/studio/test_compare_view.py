@@ -85,3 +85,77 @@ def test_both_runs_boxes_on_the_frame_with_their_own_style(qtbot, window, tiny_b
     assert not any(i.isVisible() for i in layers["B"].items())
     window.player.set_layer_opacity("A", 0.3)
     assert all(i.opacity() == pytest.approx(0.3) for i in layers["A"].items())
+
+
+@pytest.mark.parametrize("category", ["event", "object", "attribute"])
+def test_ab_tree_shows_both_runs_engine_numbers(qtbot, window, tiny_bench, category):
+    from engine.scoring import score_clue
+
+    window.set_scoring_mode("strict")
+    _compare(window)
+    assert window.right_panel.currentWidget() is window.compare_panel
+    a, b = (window.session.run(n) for n in (window.selection.run_name, window.selection.compare_name))
+    for item in items_of(tiny_bench, category)[:2]:
+        window.selection.select_item(item.index)
+        panel = window.compare_panel
+        sa = score_clue(item, a.pred_text("clue", item.index), "strict")
+        sb = score_clue(item, b.pred_text("clue", item.index), "strict")
+        assert f"A {100 * sa.score:.2f}" in panel.item_scores.text()
+        assert f"B {100 * sb.score:.2f}" in panel.item_scores.text()
+        assert f"B - A {100 * (sb.score - sa.score):+.2f}" in panel.item_scores.text()
+        rows = panel.tree_rows()
+        for score, iou_col in ((sa, 1), (sb, 4)):
+            if score.failed:
+                continue
+            engine = sorted(f"{m.iou:.3f}" for c in score.clusters for f in c.frames for m in f.matches)
+            shown = sorted(r[iou_col] for r in rows if r[iou_col] and r[iou_col + 1])
+            assert shown == engine
+        _reason_a, answer_a = __import__("engine.parsing", fromlist=["x"]).split_reasoning(a.pred_text("clue", item.index))
+        assert panel.texts["A"][1].toPlainText() == answer_a
+
+
+def test_browser_compare_columns_and_filters(qtbot, window, tiny_bench):
+    window.set_scoring_mode("strict")
+    _compare(window)
+    browser = window.browser
+    assert browser.model.columns[4:] == ("A pred", "B pred", "A WCS", "B WCS", "WCS B-A")
+    a, b = (window.session.run(n) for n in (window.selection.run_name, window.selection.compare_name))
+
+    def shown():
+        return {browser.model.rows[browser.proxy.mapToSource(browser.proxy.index(r, 0)).row()].index
+                for r in range(browser.proxy.rowCount())}
+
+    expected = {
+        "A right, B wrong": {i.index for i in tiny_bench.items if a.count_score(i.index).correct and not b.count_score(i.index).correct},
+        "B right, A wrong": {i.index for i in tiny_bench.items if b.count_score(i.index).correct and not a.count_score(i.index).correct},
+        "both wrong": {i.index for i in tiny_bench.items if not a.count_score(i.index).correct and not b.count_score(i.index).correct},
+    }
+    for name, indices in expected.items():
+        browser.outcome.setCurrentText(name)
+        assert shown() == indices
+    browser.outcome.setCurrentText("all")
+    column = browser.model.columns.index("WCS B-A")
+    browser.proxy.sort(column)
+    diffs = [browser.model.rows[browser.proxy.mapToSource(browser.proxy.index(r, 0)).row()].wcs_difference
+             for r in range(browser.proxy.rowCount())]
+    assert diffs == sorted(diffs)
+
+
+def test_ab_timeline_tiers_and_difference_markers(qtbot, window, tiny_bench):
+    window.set_scoring_mode("strict")
+    _compare(window)
+    a, b = window.selection.run_name, window.selection.compare_name
+    names = None
+    for item in items_of(tiny_bench, "event"):
+        window.selection.select_item(item.index)
+        names = [name for name, _ in window.timeline.rows]
+        assert names == [f"A {a}", "GT", f"B {b}"]
+        kinds = []
+        for run in (a, b):
+            score = window.session.run(run).clue_score(item.index)
+            per_gt = {m.gt: m.kind for c in score.clusters for f in c.frames for m in f.matches if m.gt is not None}
+            kinds.append([per_gt.get(g, "missed") if not score.failed else "missed" for g in range(len(item.clue))])
+        expected = [(c.start + c.end) / 2 for g, c in enumerate(item.clue) if kinds[0][g] != kinds[1][g]]
+        assert window.timeline.differences == pytest.approx(expected)
+    window.selection.swap_runs()
+    assert [name for name, _ in window.timeline.rows] == [f"A {b}", "GT", f"B {a}"]
