@@ -338,6 +338,17 @@ class MainWindow(QMainWindow):
         start = times[0] if times else (item.query_interval[0] if item.query_interval else 0.0)
         self.playhead.seek(start)
 
+    def compare_runs(self, a: str, b: str) -> None:
+        """The compare view of runs A and B (names as shown, or an unambiguous part of one)."""
+        run_a, run_b = self.session.find_run(a), self.session.find_run(b)
+        if run_a.name == run_b.name:
+            from avr_studio.models.session import RunNameError
+
+            raise RunNameError(f"A and B are the same run ({run_a.name})")
+        self.selection.select_run(run_a.name)
+        self.selection.select_compare(run_b.name)
+        self.selection.set_compare_mode(True)
+
     def _on_compare_mode(self, on: bool) -> None:
         self.right_panel.setCurrentWidget(self.compare_panel if on else self.wcs_panel)
         if on:
