@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
         self.top_split = QSplitter(Qt.Orientation.Horizontal)
         for widget in (self.browser, centre, self.right_panel):
             self.top_split.addWidget(widget)
-        self.top_split.setSizes([470, 670, 460])
+        self.top_split.setSizes([490, 650, 460])
         self.main_split = QSplitter(Qt.Orientation.Vertical)
         self.main_split.addWidget(self.top_split)
         self.main_split.addWidget(self.timeline)

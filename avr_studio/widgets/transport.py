@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QToolButton, QWidget
+from superqt import QElidingLabel
 
 from avr_studio.models import Playhead
 from avr_studio.models.playhead import HOP_SECONDS, SPEEDS
@@ -51,11 +52,9 @@ class Transport(QWidget):
         self.speed.setToolTip("playback speed ( - / + )")
         self.speed.currentIndexChanged.connect(lambda i: playhead.set_speed(SPEEDS[i]))
         layout.addWidget(self.speed)
-        self.clock = QLabel()
+        self.clock = QElidingLabel()  # elided, never widening: the bar must not set the window's minimum size
         self.clock.setObjectName("transportClock")
-        # as wide as its widest text from the start: the bar must not change the window's minimum size
-        self.clock.setMinimumWidth(self.clock.fontMetrics().horizontalAdvance("0:00:00.000 / 0:00:00.000") + 8)
-        self.clock.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.clock.setMinimumWidth(40)
         layout.addWidget(self.clock, 1)
         playhead.time_changed.connect(self._show_time)
         playhead.media_changed.connect(lambda: self._show_time(playhead.time))
