@@ -33,11 +33,8 @@ from avr_studio.widgets.summary import Summary
 from avr_studio.widgets.timeline import Timeline
 from avr_studio.widgets.transport import Transport
 from avr_studio.widgets.wcs_panel import WcsPanel
-from engine.benchmark import DatasetError
-from engine.media import MediaError
-from engine.predictions import PredictionError
+from engine.errors import UserError
 
-USER_ERRORS = (DatasetError, PredictionError, MediaError, OSError)
 RECENT_LIMIT = 10
 STATUS_SECONDS = 6
 OBJECT_LOOP_SECONDS = 1.0  # a box clue is an instant: loop this much around it
@@ -241,7 +238,7 @@ class MainWindow(QMainWindow):
     def _guard(self, load) -> bool:
         try:
             load()
-        except USER_ERRORS as exc:
+        except UserError as exc:
             self.report_error(str(exc))
             return False
         return True
