@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.browser = Browser(self.session, self.selection, self.scores)
         self.player = Player(self.session, self.selection, self.playhead, self.scores)
         self.transport = Transport(self.playhead, self._transport_actions())
+        self.player.info_bar.addWidget(self.transport.clock)
         self.timeline = Timeline(self.session, self.selection, self.playhead, self.scores)
         self.wcs_panel = WcsPanel(self.session, self.selection, self.scores)
         self.compare_panel = ComparePanel(self.session, self.selection, self.scores)
