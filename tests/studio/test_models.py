@@ -220,3 +220,33 @@ def test_scoring_mode_rescores_runs_through_the_engine(tiny_bench):
     assert seen == ["strict"]
     assert report.acc == expected.acc and report.mae == expected.mae
     assert report.parse_failures < evaluate_set(load_predictions(thinking, "long"), session.items).report.parse_failures
+
+
+def test_navigation_neighbours_and_start_times(tiny_bench):
+    from avr_studio.models.navigation import neighbours, start_time
+
+    assert neighbours([5, 7, 9, 11, 13], 9) == [11, 7, 13]  # next first, then previous, then the one after
+    assert neighbours([5, 7], 5) == [7] and neighbours([5, 7], 6) == []
+    for item in tiny_bench.items:
+        assert start_time(item) == (item.clue_times[0] if item.clue_times else item.query_interval[0])
+
+
+def test_navigator_loops_and_their_owner(tiny_bench):
+    from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session
+    from avr_studio.models.navigation import Navigator
+
+    session = Session()
+    session.open_dataset(tiny_bench.dataset_path)
+    selection, playhead = Selection(), Playhead()
+    playhead.set_media(60.0, 25.0)
+    nav = Navigator(session, selection, ScoreBoard(session, Edits()), playhead)
+    owners = []
+    nav.loop_owner_changed.connect(owners.append)
+    item = next(i for i in session.items if i.category == "event")
+    selection.select_item(item.index)
+    nav.open_item()
+    assert playhead.time == item.clue_times[0]
+    assert nav.toggle_loop("loop_query") and playhead.loop == item.query_interval
+    assert nav.toggle_loop("loop_clue") and playhead.loop == (item.clue[0].start, item.clue[0].end)
+    assert nav.toggle_loop("loop_clue") and playhead.loop is None
+    assert owners == ["loop_query", "loop_clue", None]
