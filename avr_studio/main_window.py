@@ -21,9 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session
+from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session, disconnect_all
 from avr_studio.models.navigation import Navigator
-from avr_studio.models.signals import disconnect_all
 from avr_studio.playback.decode_worker import prefer_gui_thread
 from avr_studio.playback.playback import PlaybackController
 from avr_studio.shortcuts import SHORTCUTS, help_text

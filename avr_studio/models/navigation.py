@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from psygnal import Signal
+
 from avr_studio.models.playhead import Playhead
 from avr_studio.models.scoreboard import ScoreBoard
 from avr_studio.models.selection import InstanceRef, Selection
 from avr_studio.models.session import Session
-from avr_studio.models.signals import Signal
 from engine.benchmark import Item
 
 OBJECT_LOOP_SECONDS = 1.0  # a box clue is an instant: loop this much around it
@@ -42,11 +43,12 @@ def neighbours(order: Sequence[int], index: int, before: int = 1, after: int = 2
 class Navigator:
     """Reads the session/selection/scores, moves the playhead; `loop_owner_changed(owner)` tells the
     transport which loop button is on."""
+    loop_owner_changed = Signal(object)
+
 
     def __init__(self, session: Session, selection: Selection, scores: ScoreBoard, playhead: Playhead) -> None:
         self.session, self.selection, self.scores, self.playhead = session, selection, scores, playhead
         self.loop_owner: str | None = None
-        self.loop_owner_changed = Signal()
         playhead.loop_changed.connect(self._on_loop_changed)
 
     def item(self) -> Item | None:

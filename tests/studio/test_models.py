@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from avr_studio.models import Edits, Playhead, ScoreBoard, Session, Signal
+from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session
 from avr_studio.models.edits import with_box, with_interval
 from avr_studio.models.overlay import event_intervals, frame_boxes, shown_frames
 from avr_studio.models.playhead import SPEEDS, neighbour_time
@@ -23,14 +23,29 @@ def test_models_import_no_qt():
     assert out.strip() == "[]"
 
 
-def test_signal_connect_emit_disconnect():
-    signal, seen = Signal(), []
-    signal.connect(seen.append)
-    signal.connect(seen.append)  # once only
-    signal.emit(3)
-    signal.disconnect(seen.append)
-    signal.emit(4)
-    assert seen == [3]
+def test_view_model_signals_are_psygnal_and_hold_subscribers_weakly():
+    import gc
+
+    from psygnal import SignalInstance
+
+    selection = Selection()
+    assert isinstance(selection.item_changed, SignalInstance)
+
+    class View:
+        def __init__(self) -> None:
+            self.seen = []
+
+        def on_item(self, index) -> None:
+            self.seen.append(index)
+
+    view = View()
+    selection.item_changed.connect(view.on_item)
+    selection.select_item(3)
+    assert view.seen == [3]
+    del view
+    gc.collect()
+    assert len(selection.item_changed) == 0  # a dropped view is not kept alive by the model
+    selection.select_item(4)
 
 
 def grid_playhead(duration=10.0, fps=25.0) -> Playhead:
