@@ -39,7 +39,14 @@ class Timeline(QWidget):
         self._build()
         self.render_tiers()
         self.wave.setXRange(0, 10, padding=0)
-        selection.item_changed.connect(lambda _i: self.show_item())
+        # drawn just after the key press is handled: the new frame and tree show first (the frame is
+        # usually decoded ahead), the tiers a moment later; `flush()` draws them now
+        self.pending = False
+        self._show_item_soon = QTimer(self)
+        self._show_item_soon.setSingleShot(True)
+        self._show_item_soon.setInterval(0)
+        self._show_item_soon.timeout.connect(self.flush)
+        selection.item_changed.connect(lambda _i: self._schedule_item())
         selection.run_changed.connect(lambda _r: self.render_tiers())
         selection.compare_changed.connect(lambda _r: self.render_tiers())
         selection.compare_mode_changed.connect(lambda _on: self.render_tiers())
@@ -137,7 +144,18 @@ class Timeline(QWidget):
         self.track.load(self.session.video_path(item) if item else None)
 
     # ---- item ----------------------------------------------------------------------------
+    def _schedule_item(self) -> None:
+        self.pending = True
+        self._show_item_soon.start()
+
+    def flush(self) -> None:
+        """Draw the selected item now if it is still pending."""
+        self._show_item_soon.stop()
+        if self.pending:
+            self.show_item()
+
     def show_item(self) -> None:
+        self.pending = False
         item = self.session.item(self.selection.item_index)
         for region in self.query_regions:
             region.setVisible(bool(item and item.query_interval))
