@@ -5,8 +5,9 @@ links). Compare view: A above GT above B, both linked to GT, markers where their
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
+from superqt import QLabeledDoubleRangeSlider
 
 from avr_studio.models import Playhead, ScoreBoard, Selection, Session
 from avr_studio.models.edits import with_interval
@@ -90,9 +91,29 @@ class Timeline(QWidget):
         self._requery_soon.setInterval(0)
         self._requery_soon.timeout.connect(self._on_range_changed)
         self.graphics.scene().sigMouseClicked.connect(self._on_click)
+        # the visible window as a labelled range slider: read it, or type/drag a window precisely
+        self.window_slider = QLabeledDoubleRangeSlider(Qt.Orientation.Horizontal)
+        self.window_slider.setDecimals(2)
+        self.window_slider.setToolTip("visible part of the timeline (s): drag the handles or type a time")
+        self.window_slider.valueChanged.connect(self._on_window_slider)
+        self.wave.getViewBox().sigXRangeChanged.connect(lambda *_: self._show_window())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.window_slider)
+
+    def _show_window(self) -> None:
+        (t0, t1), _ = self.wave.viewRange()
+        end = max(self.playhead.duration or self._content_end(), t1, 1.0)
+        self.window_slider.blockSignals(True)
+        self.window_slider.setRange(0.0, end)
+        self.window_slider.setValue((max(0.0, t0), min(end, t1)))
+        self.window_slider.blockSignals(False)
+
+    def _on_window_slider(self, value) -> None:
+        t0, t1 = value
+        if t1 > t0:
+            self.wave.setXRange(t0, t1, padding=0)
 
     @staticmethod
     def _shade(plot, colour, z: float) -> pg.LinearRegionItem:
