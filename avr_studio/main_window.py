@@ -15,17 +15,19 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from avr_studio.media.decode_worker import prefer_gui_thread
-from avr_studio.media.playback import PlaybackController
-from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session
-from avr_studio.models.signals import disconnect_all
+from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session, disconnect_all
+from avr_studio.models.navigation import Navigator
+from avr_studio.playback.decode_worker import prefer_gui_thread
+from avr_studio.playback.playback import PlaybackController
 from avr_studio.shortcuts import SHORTCUTS, help_text
 from avr_studio.widgets.browser import Browser
+from avr_studio.widgets.compare_panel import ComparePanel
 from avr_studio.widgets.player import Player
 from avr_studio.widgets.summary import Summary
 from avr_studio.widgets.timeline import Timeline
@@ -34,7 +36,7 @@ from avr_studio.widgets.wcs_panel import WcsPanel
 from engine.errors import UserError
 
 RECENT_LIMIT = 10
-OBJECT_LOOP_SECONDS = 1.0  # a box clue is an instant: loop this much around it
+STATUS_SECONDS = 6
 
 
 class MainWindow(QMainWindow):
@@ -47,8 +49,11 @@ class MainWindow(QMainWindow):
         self.edits = Edits()
         self.scores = ScoreBoard(self.session, self.edits)
         self.playback = PlaybackController(self.playhead, audio_output, self)
-        self.loop_owner: str | None = None
+        self.navigator = Navigator(self.session, self.selection, self.scores, self.playhead)
         self.last_error: str | None = None
+        self._error_box: QMessageBox | None = None
+        self._prefetch_pending = False
+        self._errors: list[str] = []
         self._build()
         self._build_actions()
         self._connect()
@@ -59,10 +64,18 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         self.browser = Browser(self.session, self.selection, self.scores)
         self.player = Player(self.session, self.selection, self.playhead, self.scores)
+        # right after the player opened the item's video and before the other views redraw: the
+        # frame request goes out first and decodes while the timeline and panels are drawn
+        self.selection.item_changed.connect(self._on_item)
         self.transport = Transport(self.playhead, self._transport_actions())
+        self.player.info_bar.addWidget(self.transport.clock)
         self.timeline = Timeline(self.session, self.selection, self.playhead, self.scores)
         self.wcs_panel = WcsPanel(self.session, self.selection, self.scores)
-        self.summary = Summary(self.session, self.scores)
+        self.compare_panel = ComparePanel(self.session, self.selection, self.scores)
+        self.right_panel = QStackedWidget()
+        self.right_panel.addWidget(self.wcs_panel)
+        self.right_panel.addWidget(self.compare_panel)
+        self.summary = Summary(self.session, self.scores, self.selection)
 
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
@@ -70,9 +83,9 @@ class MainWindow(QMainWindow):
         centre_layout.addWidget(self.player, 1)
         centre_layout.addWidget(self.transport)
         self.top_split = QSplitter(Qt.Orientation.Horizontal)
-        for widget in (self.browser, centre, self.wcs_panel):
+        for widget in (self.browser, centre, self.right_panel):
             self.top_split.addWidget(widget)
-        self.top_split.setSizes([420, 720, 460])
+        self.top_split.setSizes([490, 650, 460])
         self.main_split = QSplitter(Qt.Orientation.Vertical)
         self.main_split.addWidget(self.top_split)
         self.main_split.addWidget(self.timeline)
@@ -83,7 +96,12 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.audio_note = QLabel(self.playback.muted_note)
         self.audio_note.setObjectName("audioNote")
+        self.mode_label = QLabel()
+        self.mode_label.setObjectName("scoringMode")
+        self.mode_label.setToolTip("Scoring menu: official = the benchmark's scripts; strict also reads <answer> tags")
+        self.statusBar().addPermanentWidget(self.mode_label)
         self.statusBar().addPermanentWidget(self.audio_note)
+        self._show_mode()
         if self.playback.muted_note:
             self.statusBar().showMessage(self.playback.muted_note, 8000)
 
@@ -102,7 +120,7 @@ class MainWindow(QMainWindow):
             "faster": lambda: self.playhead.faster(1),
             "zoom_query": self.zoom_query,
             "zoom_all": self.timeline_whole,
-            "reset_edit": self.reset_edit,
+            "undo_edit": self.undo_edit,
             "next_item": lambda: self.move_item(1),
             "prev_item": lambda: self.move_item(-1),
             "help": self.show_help,
@@ -153,16 +171,26 @@ class MainWindow(QMainWindow):
     def set_scoring_mode(self, mode: str) -> None:
         self.session.set_mode(mode)
         self.mode_actions[mode].setChecked(True)
+        self._show_mode()
         self.show_status(f"scoring mode: {mode}")
 
+    def _show_mode(self) -> None:
+        self.mode_label.setText(f"scoring: {self.session.mode}")
+
     def _connect(self) -> None:
-        self.selection.item_changed.connect(self._on_item)
+        self.summary.item_clicked.connect(self._open_item_from_summary)
+        self.selection.compare_mode_changed.connect(self._on_compare_mode)
+        self.compare_panel.thinking.strict_requested.connect(lambda: self.set_scoring_mode("strict"))
+        self.summary.thinking.strict_requested.connect(lambda: self.set_scoring_mode("strict"))
         self.selection.instance_changed.connect(self._on_instance)
         self.player.status.connect(self.show_status)
+        self.player.frame_shown.connect(self._prefetch_neighbours)
+        # playing needs every cycle: drop what is left to prefetch
+        self.playhead.playing_changed.connect(lambda on: self.player.worker.prefetch([]) if on else None)
         self.timeline.status.connect(self.show_status)
         self.playback.status.connect(self._on_audio_note)
         self.player.video_info.connect(self._on_video_info)
-        self.playhead.loop_changed.connect(self._on_loop_changed)
+        self.navigator.loop_owner_changed.connect(self.transport.show_loop)
 
     # ---- opening data --------------------------------------------------------------------
     def open_dataset(self, path: str | Path) -> bool:
@@ -222,35 +250,54 @@ class MainWindow(QMainWindow):
         return True
 
     def report_error(self, message: str) -> None:
-        """A non-blocking dialog plus the status bar; the window stays usable."""
+        """A non-blocking dialog plus the status bar; the window stays usable. Errors arriving while
+        the dialog is open are added to it, so none hides another."""
         self.last_error = message
         self.show_status(message)
+        box = self._error_box
+        if box is not None and box.isVisible():
+            self._errors.append(message)
+            box.setText(f"{len(self._errors)} problems:\n\n" + "\n\n".join(self._errors))
+            return
+        self._errors = [message]
         box = QMessageBox(QMessageBox.Icon.Warning, "AV-Reasoner Studio", message, QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setObjectName("errorDialog")
+        box.destroyed.connect(self._forget_error_box)
+        self._error_box = box
         box.open()
 
+    def _forget_error_box(self, *_args) -> None:
+        self._error_box = None
+
     def show_status(self, message: str) -> None:
-        self.statusBar().showMessage(message, 15000)
+        self.statusBar().showMessage(message, STATUS_SECONDS * 1000)
+
+    def dialog_dir(self) -> str:
+        """Where file dialogs start: the open dataset's folder, else the last opened path's."""
+        if self.session.dataset_path is not None:
+            return str(self.session.dataset_path.parent)
+        recent = self.recent_paths()
+        return str(Path(recent[0]).parent) if recent else ""
 
     def _ask_dataset(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open dataset", "", "Benchmark JSON (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open dataset", self.dialog_dir(), "Benchmark JSON (*.json)")
         if path:
             self.open_dataset(path)
 
     def _ask_videos(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Videos folder")
+        folder = QFileDialog.getExistingDirectory(self, "Videos folder", self.dialog_dir())
         if folder:
             self.open_videos(folder)
 
     def _ask_predictions_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Predictions folder (run or protocol folder)")
+        folder = QFileDialog.getExistingDirectory(self, "Predictions folder (run or protocol folder)", self.dialog_dir())
         if folder:
             self.add_predictions(folder)
 
     def _ask_predictions_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Predictions JSONL", "", "JSON lines (*.jsonl *.txt)")
+        path, _ = QFileDialog.getOpenFileName(self, "Predictions JSONL", self.dialog_dir(), "JSON lines (*.jsonl *.txt)")
         if path:
             self.add_predictions(path)
 
@@ -283,40 +330,41 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     # ---- glue between models -------------------------------------------------------------
-    def _on_item(self, index) -> None:
-        item = self.session.item(index)
-        self.playhead.set_playing(False)
-        self.playhead.set_loop(None)
-        if item is None:
+    def _on_item(self, _index) -> None:
+        self.statusBar().clearMessage()  # a message about the previous item must not linger
+        self.navigator.open_item()
+        self._prefetch_pending = True  # once this item's frame is on screen (not competing with it)
+
+    def _prefetch_neighbours(self) -> None:
+        """Decode where the neighbouring rows open, in the background: paging on is then a cache hit."""
+        if not self._prefetch_pending or self.playhead.playing:
             return
-        times = item.clue_times
-        start = times[0] if times else (item.query_interval[0] if item.query_interval else 0.0)
-        self.playhead.seek(start)
+        self._prefetch_pending = False
+        order = self.browser.visible_order(around=self.selection.item_index)
+        self.player.worker.prefetch(self.navigator.prefetch_targets(order))
+
+    def compare_runs(self, a: str, b: str) -> None:
+        """The compare view of runs A and B (names as shown, or an unambiguous part of one)."""
+        run_a, run_b = self.session.find_run(a), self.session.find_run(b)
+        if run_a.name == run_b.name:
+            from avr_studio.models.session import RunNameError
+
+            raise RunNameError(f"A and B are the same run ({run_a.name})")
+        self.selection.select_run(run_a.name)
+        self.selection.select_compare(run_b.name)
+        self.selection.set_compare_mode(True)
+
+    def _on_compare_mode(self, on: bool) -> None:
+        self.right_panel.setCurrentWidget(self.compare_panel if on else self.wcs_panel)
+        if on:
+            self.compare_panel.refresh()
+
+    def _open_item_from_summary(self, index: int) -> None:
+        self.selection.select_item(index)
+        self.tabs.setCurrentIndex(0)
 
     def _on_instance(self, ref) -> None:
-        t = self.instance_time(ref)
-        if t is not None:
-            self.playhead.seek(t)
-
-    def instance_time(self, ref) -> float | None:
-        """The time a breakdown row points at: its GT interval start or its frame's timestamp."""
-        score = self.scores.clue_score(self.selection.run_name, self.selection.item_index)
-        item = self.session.item(self.selection.item_index)
-        if ref is None or score is None or item is None or ref.cluster >= len(score.clusters):
-            return None
-        frames = score.clusters[ref.cluster].frames
-        if ref.frame >= len(frames):
-            return None
-        frame = frames[ref.frame]
-        if frame.timestamp is not None:
-            return frame.timestamp
-        if item.category == "event" and ref.match is not None:
-            match = frame.matches[ref.match]
-            if match.gt is not None:
-                return item.clue[match.gt].start
-            if match.pred is not None and score.parsed is not None:
-                return float(score.parsed.intervals[match.pred][0])
-        return None
+        self.navigator.seek_instance(ref)
 
     def _on_video_info(self, info) -> None:
         self.playback.set_audio(info.path if info is not None and info.has_audio else None)
@@ -329,48 +377,15 @@ class MainWindow(QMainWindow):
 
     # ---- transport commands --------------------------------------------------------------
     def jump_clue(self, direction: int) -> None:
-        item = self.session.item(self.selection.item_index)
-        if item is not None and self.playhead.jump_to_clue(item.clue_times, direction) is None:
+        if not self.navigator.jump_clue(direction):
             self.show_status("no further clue in that direction")
 
     def toggle_loop(self, owner: str) -> None:
-        if self.loop_owner == owner:
-            self.playhead.set_loop(None)
-            return
-        interval = self.clue_loop_interval() if owner == "loop_clue" else self.query_loop_interval()
-        if interval is None:
+        if not self.navigator.toggle_loop(owner):
             self.show_status("nothing to loop here")
-            self.transport.show_loop(self.loop_owner)
-            return
-        self.playhead.set_loop(interval)
-        self.loop_owner = owner
-        self.transport.show_loop(owner)
-
-    def _on_loop_changed(self, loop) -> None:
-        if loop is None:
-            self.loop_owner = None
-            self.transport.show_loop(None)
-
-    def clue_loop_interval(self) -> tuple[float, float] | None:
-        """The clue under (or next to) the playhead: an event interval, or a box clue's moment."""
-        item = self.session.item(self.selection.item_index)
-        if item is None or not item.clue:
-            return None
-        t = self.playhead.time
-        selected = self.instance_time(self.selection.instance)
-        if item.category == "event":
-            spans = [(c.start, c.end) for c in item.clue]
-            if selected is not None:
-                t = selected
-            containing = [s for s in spans if s[0] <= t <= s[1]]
-            return containing[0] if containing else min(spans, key=lambda s: min(abs(s[0] - t), abs(s[1] - t)))
-        times = item.clue_times
-        moment = selected if selected is not None else min(times, key=lambda x: abs(x - t))
-        return (max(0.0, moment - OBJECT_LOOP_SECONDS / 2), moment + OBJECT_LOOP_SECONDS / 2)
 
     def query_loop_interval(self) -> tuple[float, float] | None:
-        item = self.session.item(self.selection.item_index)
-        return item.query_interval if item else None
+        return self.navigator.query_loop_interval()
 
     def zoom_query(self) -> None:
         interval = self.query_loop_interval()
@@ -380,9 +395,11 @@ class MainWindow(QMainWindow):
     def timeline_whole(self) -> None:
         self.timeline.show_whole()
 
-    def reset_edit(self) -> None:
-        if self.selection.run_name is not None and self.selection.item_index is not None:
-            self.edits.reset(self.selection.run_name, self.selection.item_index)
+    def undo_edit(self) -> None:
+        if self.selection.run_name is None or self.selection.item_index is None:
+            return
+        if not self.edits.undo(self.selection.run_name, self.selection.item_index):
+            self.show_status("nothing to undo on this item")
 
     def move_item(self, step: int) -> None:
         table = self.browser.table
@@ -414,4 +431,4 @@ class MainWindow(QMainWindow):
         self.playback.shutdown()
         self.player.shutdown()
         self.timeline.shutdown()
-        disconnect_all(self.session, self.selection, self.playhead, self.edits, self.scores)
+        disconnect_all(self.session, self.selection, self.playhead, self.edits, self.scores, self.navigator)

@@ -121,6 +121,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "engine.commands.infer",
     "engine.commands.dev",
     "engine.commands.train",
+    "engine.commands.compare",
 )
 
 
