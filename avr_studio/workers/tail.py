@@ -41,10 +41,13 @@ class LineBuffer:
 
 
 class FileTail:
-    """Reads what was appended to `path` since the last `read_lines()`; a missing file reads as empty.
+    """Reads the whole lines appended to `path` since the last `read_lines()`; a missing file reads
+    as empty.
 
-    A file replaced or truncated under us (smaller than what we already read, or a new inode) is
-    read again from its start and `resets` counts it, so the caller can drop what it derived.
+    `offset` is the end of the last whole line taken. A torn last line is left in the file and read
+    again next time, so a writer that cuts it off and rewrites it (a resumed run repairing its
+    file) is followed exactly. A file replaced (a new inode) or truncated below `offset` is read
+    again from its start and `resets` counts it, so the caller can drop what it derived.
     """
 
     def __init__(self, path: str | os.PathLike, max_bytes: int = MAX_READ_BYTES) -> None:
@@ -52,8 +55,8 @@ class FileTail:
         self.max_bytes = max_bytes
         self.offset = 0
         self.resets = 0
+        self.torn_bytes = 0  # bytes after the last newline at the last read
         self._inode: int | None = None
-        self._lines = LineBuffer()
 
     def read_lines(self) -> list[str]:
         try:
@@ -63,24 +66,34 @@ class FileTail:
         if self._inode is None:
             self._inode = stat.st_ino
         elif stat.st_ino != self._inode or stat.st_size < self.offset:
-            self._restart(stat.st_ino)
+            self.resets += 1
+            self._inode, self.offset = stat.st_ino, 0
         if stat.st_size <= self.offset:
+            self.torn_bytes = 0
             return []
+        data = self._read_from_offset()
+        cut = data.rfind(b"\n") + 1
+        self.offset += cut
+        self.torn_bytes = len(data) - cut
+        return [line.rstrip(b"\r").decode("utf-8", errors="replace") for line in data[:cut].split(b"\n")[:-1]]
+
+    def _read_from_offset(self) -> bytes:
+        """Up to max_bytes, or further to the end of a single line longer than that."""
         with open(self.path, "rb") as handle:
             handle.seek(self.offset)
             data = handle.read(self.max_bytes)
-        self.offset += len(data)
-        return self._lines.feed(data)
-
-    def _restart(self, inode: int) -> None:
-        self.resets += 1
-        self._inode, self.offset, self._lines = inode, 0, LineBuffer()
+            while len(data) >= self.max_bytes and b"\n" not in data:
+                more = handle.read(self.max_bytes)
+                if not more:
+                    break
+                data += more
+        return data
 
     @property
     def has_backlog(self) -> bool:
-        """More bytes are waiting than the last read took (call again soon)."""
+        """More whole-line bytes may be waiting than the last read took (call again soon)."""
         try:
-            return self.path.stat().st_size > self.offset
+            return self.path.stat().st_size > self.offset + self.torn_bytes
         except FileNotFoundError:
             return False
 

@@ -43,6 +43,14 @@ def test_file_tail_reads_only_new_bytes(tmp_path):
     assert tail.read_lines() == []
 
 
+def test_a_line_longer_than_one_read_still_arrives_whole(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    long_line = json.dumps({"index": 0, "pred": "y" * 5000})
+    path.write_text(long_line + "\n" + '{"index": 1}\n')
+    tail = FileTail(path, max_bytes=1024)
+    assert tail.read_lines()[0] == long_line
+
+
 def test_file_tail_takes_a_big_backlog_in_slices(tmp_path):
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps({"index": i, "text": "x" * 100}) + "\n" for i in range(1000)))
@@ -71,6 +79,19 @@ def test_file_tail_starts_over_when_the_file_is_replaced(tmp_path):
         handle.write('{"index": 9}\n')
     assert tail.read_lines() == ['{"index": 9}']
     assert tail.resets == 2
+
+
+def test_file_tail_forgets_a_torn_line_the_writer_cuts_off(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"index": 0}\n{"index": 1, "pred": "cut by a ki')
+    tail = FileTail(path)
+    assert tail.read_lines() == ['{"index": 0}']
+    with open(path, "rb+") as handle:  # what `avr infer` does on resume: cut back to the last newline
+        handle.truncate(len('{"index": 0}\n'))
+    with open(path, "a") as handle:  # rewritten longer than the torn half before we looked again
+        handle.write('{"index": 1, "pred": "a much longer answer this time"}\n')
+    assert tail.read_lines() == ['{"index": 1, "pred": "a much longer answer this time"}']
+    assert tail.resets == 0  # nothing read twice
 
 
 def test_parse_json_lines_reports_corrupt_lines():
