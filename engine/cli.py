@@ -62,8 +62,10 @@ def _run_synth(args: argparse.Namespace) -> int:
         config.validate()
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    result = generate_benchmark(args.out, config, progress=_print_progress)
-    print(file=sys.stderr)
+    from engine.progress import ProgressBar
+
+    with ProgressBar("synth") as bar:
+        result = generate_benchmark(args.out, config, progress=bar.fraction_callback())
     print(f"wrote {len(result.items)} items to {result.dataset_path}")
     print(f"videos: {result.videos_dir}")
     if result.predictions_dir:
@@ -79,20 +81,6 @@ def _parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
-_last_progress: list = [None]
-
-
-def _print_progress(message: str, fraction: float) -> None:
-    """A redrawn bar on a terminal; one line per whole 10% (or new message) in a log."""
-    if sys.stderr.isatty():
-        print(f"\r[{'#' * int(30 * fraction):<30}] {100 * fraction:5.1f}% {message[:60]:<60}", end="", file=sys.stderr)
-        return
-    key = (message.split(" (")[0], int(10 * fraction))
-    if key != _last_progress[0]:
-        _last_progress[0] = key
-        print(f"{100 * fraction:5.1f}% {message}", file=sys.stderr)
-
-
 def _demo_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo-report", help="build the demo benchmark (cached) and print its headless report")
     p.add_argument("--out", type=Path, help="where to build it (default: the user data dir)")
@@ -102,10 +90,12 @@ def _demo_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_demo_report(args: argparse.Namespace) -> int:
     from engine.demo import demo_dir, ensure_demo
+    from engine.progress import ProgressBar
     from engine.report import evaluate_path, render_tables
 
     out = args.out or demo_dir()
-    demo = ensure_demo(out, progress=_print_progress)
+    with ProgressBar("demo") as bar:
+        demo = ensure_demo(out, progress=bar.fraction_callback())
     print(f"Demo benchmark: {demo.dataset}  (scoring mode: {args.mode})\n")
     for run in demo.runs:
         print(f"=== run: {run.name} ===")
@@ -125,7 +115,7 @@ def _is_user_error(exc: Exception) -> bool:
 
 
 # Command modules under engine/commands/, each with add_parser(subparsers).
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("engine.commands.infer",)
 
 
 def build_parser() -> argparse.ArgumentParser:

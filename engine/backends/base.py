@@ -51,10 +51,14 @@ class AudioSpan:
 class ModelRequest:
     """Everything a backend needs for one item, media referenced by path and time, never inline.
 
-    `segments` is the user turn as an ordered list of ("text", str) and ("frame", i) parts,
-    i indexing `frame_times`; backends that send one video put all frames where the first
-    frame part sits. Frames are decoded by the backend side from `video_path` at
-    `frame_indices` (exact) so requests stay small and JSON-serialisable.
+    `segments` is the user turn as an ordered list of parts:
+    ("text", str); ("frame", i) one image, i indexing `frame_indices`/`frame_times`
+    (`frames_as == "images"`); ("video", (i, ...)) all those frames as one video
+    (`frames_as == "video"`, the frame times are then listed in a text part); ("audio", k) the
+    audio of `audio_spans[k]`, 16 kHz mono. Frames are decoded by the backend side from
+    `video_path` at `frame_indices` (exact) and audio with engine.media.sampling, so requests
+    stay small and JSON-serialisable (`to_json` / `from_json`). `frame_times` are the times
+    the prompt states (clip-relative for the ref protocol); `frame_indices` index the file.
     """
 
     index: int
@@ -70,12 +74,33 @@ class ModelRequest:
     prompt_set: str = "official"
     prompt_hash: str = ""
     max_new_tokens: int = 1024
+    frames_as: Literal["video", "images"] = "video"
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def text(self) -> str:
         """The user turn's text alone (frames left out), for previews and text-only backends."""
         return "".join(part for kind, part in self.segments if kind == "text")
+
+    def to_json(self) -> dict:
+        """A plain dict (lists for tuples) for JSON lines: the worker protocol and `--dry-run`."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["segments"] = [[kind, list(part) if isinstance(part, tuple) else part] for kind, part in self.segments]
+        data["frame_indices"] = list(self.frame_indices)
+        data["frame_times"] = list(self.frame_times)
+        data["audio_spans"] = [[span.start, span.end] for span in self.audio_spans]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> ModelRequest:
+        """Inverse of `to_json`."""
+        values = dict(data)
+        values["segments"] = tuple((kind, tuple(part) if isinstance(part, list) else part)
+                                   for kind, part in data["segments"])
+        values["frame_indices"] = tuple(int(i) for i in data["frame_indices"])
+        values["frame_times"] = tuple(float(t) for t in data["frame_times"])
+        values["audio_spans"] = tuple(AudioSpan(float(a), float(b)) for a, b in data.get("audio_spans", ()))
+        return cls(**values)
 
 
 class Backend(Protocol):
@@ -108,7 +133,13 @@ def backend_names() -> list[str]:
 
 
 def create_backend(name: str, **options: Any) -> Backend:
-    """Build a backend by name; unknown names are a user error listing the known ones."""
+    """Build a backend by name; unknown names are a user error listing the known ones.
+
+    `avr infer` passes every backend the same keywords: `model` (path or name, or None),
+    `max_pixels`, `max_new_tokens`, `trust_remote_code`, `source` (replay), `url`, `timeout`
+    (seconds per item); values the user did not give are None. A factory takes the ones it
+    uses and ignores the rest (`**_`).
+    """
     _load_builtin_backends()
     factory = _REGISTRY.get(name)
     if factory is None:
@@ -117,7 +148,7 @@ def create_backend(name: str, **options: Any) -> Backend:
 
 
 # Modules that call register_backend at import; each keeps heavy imports inside functions.
-_BUILTIN_MODULES: tuple[str, ...] = ()
+_BUILTIN_MODULES: tuple[str, ...] = ("engine.backends.replay", "engine.backends.baseline")
 
 
 def _load_builtin_backends() -> None:
