@@ -84,7 +84,8 @@ class Job(QObject):
     started = Signal()
     progress = Signal(object)  # JobProgress
     records = Signal(object)  # tuple[dict, ...]: rows the job appended since the last emit
-    log = Signal(str)  # one line of the job's stdout/stderr (progress events excluded)
+    log = Signal(str)  # one line of the job's stdout/stderr (event lines excluded)
+    event = Signal(object)  # any other `{"event": ...}` line the job prints (e.g. streamed text chunks)
     bad_line = Signal(str)  # an output line that is not a JSON object
     finished = Signal(object)  # JobOutcome, exactly once per start
 
@@ -217,25 +218,29 @@ class Job(QObject):
 
     def _console_lines(self, lines: list[str]) -> None:
         for line in lines:
-            if self._take_progress_event(line):
+            if self._take_event(line):
                 continue
             if line.strip():
                 self.log_tail.append(line)
                 self.log.emit(line)
 
-    def _take_progress_event(self, line: str) -> bool:
+    def _take_event(self, line: str) -> bool:
+        """A JSON object with an "event" key: progress updates the meter, others go out as `event`."""
         if not line.startswith("{") or '"event"' not in line:
             return False
         try:
             event = json.loads(line)
         except json.JSONDecodeError:
             return False
-        if not isinstance(event, dict) or event.get("event") != PROGRESS_EVENT:
+        if not isinstance(event, dict) or not isinstance(event.get("event"), str):
             return False
-        done, total = event.get("done"), event.get("total")
-        if isinstance(done, int):
-            self._reported_done = done
-            self._emit_progress(total if isinstance(total, int) else None)
+        if event["event"] == PROGRESS_EVENT:
+            done, total = event.get("done"), event.get("total")
+            if isinstance(done, int):
+                self._reported_done = done
+                self._emit_progress(total if isinstance(total, int) else None)
+        else:
+            self.event.emit(event)
         return True
 
     def _read_output(self) -> None:

@@ -60,6 +60,7 @@ def main() -> int:
         if args.out:
             write_row(args.out, json.dumps(row) + "\n", args.torn, args.delay)
         if args.progress_events:
+            print(json.dumps({"event": "chunk", "index": index, "text": f"thinking about {index}"}), flush=True)
             event = {"event": "progress", "done": index + 1, "total": args.items}
             print(json.dumps(event), file=sys.stderr, flush=True)
     print("all done", flush=True)

@@ -162,15 +162,17 @@ def test_torn_lines_wait_for_their_newline(qtbot, tmp_path, make_job):
     assert all(r["pred"].startswith("answer") for r in records)
 
 
-def test_progress_events_on_stderr_drive_progress(qtbot, tmp_path, make_job):
+def test_event_lines_drive_progress_and_stream_text(qtbot, tmp_path, make_job):
     argv = (sys.executable, str(ROWS_JOB), "--items", "4", "--delay", "0.01", "--progress-events")
     job = make_job(JobSpec(name="events", argv=argv))
-    progress, log = [], []
+    progress, log, events = [], [], []
     job.progress.connect(progress.append)
     job.log.connect(log.append)
+    job.event.connect(events.append)
     outcome = run_to_end(qtbot, job)
     assert outcome.ok
     assert [p.done for p in progress] == [1, 2, 3, 4]
+    assert [e["text"] for e in events] == [f"thinking about {i}" for i in range(4)]
     assert progress[-1].total == 4
     assert not any("progress" in line for line in log)  # events are consumed, not logged
 
