@@ -4,7 +4,7 @@ The job runs as a child process through QProcess, so the GUI thread never waits 
 niced and with its BLAS/torch thread pools limited, so the window keeps a core. Progress comes
 from the JSON lines the job appends to its output file (distinct item indices against the planned
 total) and, for jobs that say more, from `{"event": "progress", "done": N, "total": M}` lines on
-its stderr/stdout. Cancel sends SIGTERM to the job's process group (its own workers included) and
+its stderr/stdout; other `{"event": ...}` lines (streamed text) are passed on as `event`. Cancel sends SIGTERM to the job's process group (its own workers included) and
 SIGKILL after a timeout. Every end - done, cancelled, failed, crashed - arrives once as `finished`
 with a `JobOutcome` whose message is fit for a status bar.
 """
