@@ -115,7 +115,10 @@ def _is_user_error(exc: Exception) -> bool:
 
 
 # Command modules under engine/commands/, each with add_parser(subparsers).
-_COMMAND_MODULES: tuple[str, ...] = ("engine.commands.infer",)
+_COMMAND_MODULES: tuple[str, ...] = (
+    "engine.commands.infer",
+    "engine.commands.dev",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,3 +27,11 @@ def public_fixture() -> Path:
     if not path.is_dir():
         pytest.skip(f"conformance fixture not found at {path} (set AVR_SHARED_DIR)")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """The tiny random Qwen2.5-Omni thinker + processor (`avr dev tiny-model`), built once per session."""
+    from engine.dev.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-omni") / "model")

@@ -1,0 +1,40 @@
+"""`avr dev`: developer tools (the tiny offline Qwen2.5-Omni, the full-layout re-wrap)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dev", help="developer tools: tiny offline model, checkpoint layouts")
+    dev_sub = p.add_subparsers(dest="dev_command", required=True)
+
+    tiny = dev_sub.add_parser("tiny-model", help="write a tiny random Qwen2.5-Omni (thinker) + processor, offline")
+    tiny.add_argument("out", type=Path, help="new or empty folder")
+    tiny.add_argument("--full-layout", action="store_true",
+                      help="write a full Qwen2_5OmniForConditionalGeneration checkpoint (what vLLM serves)")
+    tiny.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
+    tiny.set_defaults(run=_run_tiny_model)
+
+    full = dev_sub.add_parser("full-layout", help="re-wrap a thinker checkpoint (e.g. a fine-tune) as a full one")
+    full.add_argument("thinker_dir", type=Path)
+    full.add_argument("out", type=Path, help="new or empty folder")
+    full.set_defaults(run=_run_full_layout)
+
+
+def _run_tiny_model(args: argparse.Namespace) -> int:
+    from engine.dev.tiny_model import build_tiny_model
+
+    out = build_tiny_model(args.out, full_layout=args.full_layout, seed=args.seed)
+    layout = "full Qwen2.5-Omni" if args.full_layout else "Qwen2.5-Omni thinker"
+    print(f"wrote a tiny {layout} with its processor to {out}")
+    return 0
+
+
+def _run_full_layout(args: argparse.Namespace) -> int:
+    from engine.dev.tiny_model import wrap_full_layout
+
+    out = wrap_full_layout(args.thinker_dir, args.out)
+    print(f"wrote the full-layout checkpoint to {out}")
+    return 0

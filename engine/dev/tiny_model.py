@@ -1,0 +1,249 @@
+"""A tiny, randomly initialised Qwen2.5-Omni built entirely offline (no hub, no weights).
+
+Tests, the training smoke config and users without weights share it. The thinker is the real
+transformers class at toy sizes; the processor is the real `Qwen2_5OmniProcessor` around a
+byte-level BPE tokenizer trained here with `tokenizers`, carrying the omni special tokens.
+`<think>`, `</think>`, `<answer>`, `</answer>` are ordinary added tokens (not special), because
+trainers decode with special tokens skipped and the format reward must still see them.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from engine.errors import UserError
+
+# The omni special tokens, in the order the real checkpoint numbers them (after <|endoftext|>).
+SPECIAL_TOKENS: tuple[str, ...] = (
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>",
+    "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_bos|>", "<|vision_eos|>",
+    "<|vision_pad|>", "<|IMAGE|>", "<|VIDEO|>",
+)
+# Named tokens the processor reads as tokenizer attributes (image_token, audio_bos_token, ...).
+NAMED_MULTIMODAL_TOKENS: dict[str, str] = {
+    "image_token": "<|IMAGE|>", "audio_token": "<|AUDIO|>", "video_token": "<|VIDEO|>",
+    "vision_bos_token": "<|vision_bos|>", "vision_eos_token": "<|vision_eos|>",
+    "audio_bos_token": "<|audio_bos|>", "audio_eos_token": "<|audio_eos|>",
+}
+REASONING_TOKENS: tuple[str, ...] = ("<think>", "</think>", "<answer>", "</answer>")
+BPE_VOCAB_SIZE = 640
+
+# Chat template branching on content["type"] only (transformers' multimodal chat handling
+# relies on that); the frame times travel as text parts around the one video part.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}<|vision_bos|><|IMAGE|><|vision_eos|>"
+    "{% elif content['type'] == 'video' %}<|vision_bos|><|VIDEO|><|vision_eos|>"
+    "{% elif content['type'] == 'audio' %}<|audio_bos|><|AUDIO|><|audio_eos|>"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}"
+    "{% endif %}{% endfor %}{% endif %}"
+    "<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# Toy sizes: text head_dim = 32 / 2 = 16, so mrope_section must sum to 8.
+_TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+             num_key_value_heads=1, max_position_embeddings=32768,
+             rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]})
+_VISION = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=14,
+               spatial_merge_size=2, temporal_patch_size=2, window_size=112, out_hidden_size=32,
+               fullatt_block_indexes=[1])
+_AUDIO = dict(num_mel_bins=128, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
+              d_model=32, output_dim=32, max_source_positions=1500, n_window=100)
+
+
+def build_tiny_model(out_dir: str | Path, full_layout: bool = False, seed: int = 0) -> Path:
+    """Write a tiny thinker (or, with `full_layout`, a full Qwen2.5-Omni) plus its processor."""
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"{out} is not empty; choose a new folder for the tiny model")
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    processor = build_tiny_processor()
+    torch.manual_seed(seed)
+    thinker = _build_thinker(processor.tokenizer)
+    if not full_layout:
+        thinker.save_pretrained(out)
+        processor.save_pretrained(out)
+        return out
+    with tempfile.TemporaryDirectory(prefix="avr-tiny-thinker-") as tmp:
+        thinker.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+        out.rmdir()
+        return wrap_full_layout(tmp, out)
+
+
+def build_tiny_processor():
+    """The real Qwen2_5OmniProcessor around a freshly trained byte-level BPE tokenizer."""
+    from transformers import (
+        Qwen2_5OmniProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+        WhisperFeatureExtractor,
+    )
+
+    tokenizer = _build_tokenizer()
+    size = {"shortest_edge": 4 * 28 * 28, "longest_edge": 64 * 28 * 28}
+    return Qwen2_5OmniProcessor(
+        image_processor=Qwen2VLImageProcessor(size=size, patch_size=14, merge_size=2, temporal_patch_size=2),
+        video_processor=Qwen2VLVideoProcessor(size=size, patch_size=14, merge_size=2, temporal_patch_size=2),
+        feature_extractor=WhisperFeatureExtractor(feature_size=128, sampling_rate=16000),
+        tokenizer=tokenizer,
+        chat_template=CHAT_TEMPLATE,
+    )
+
+
+def _build_tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import Qwen2Tokenizer
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=BPE_VOCAB_SIZE, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  special_tokens=list(SPECIAL_TOKENS))
+    bpe.train_from_iterator(_training_corpus(), trainer=trainer)
+    tokenizer = Qwen2Tokenizer(
+        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None,
+        bos_token=None, extra_special_tokens=dict(NAMED_MULTIMODAL_TOKENS), model_max_length=32768,
+    )
+    tokenizer.add_tokens(list(REASONING_TOKENS), special_tokens=False)
+    return tokenizer
+
+
+def _training_corpus() -> list[str]:
+    """Text shaped like our prompts and answers, so common words get merged."""
+    lines = [
+        "This is a video: Frame1 sampled at 0.5 seconds. How many times does the dog bark?",
+        "<think>I count the events one by one.</think><answer>3</answer>",
+        '[["start_time", "end_time"], [12.5, 14.0]] {"Frame1": [[10, 20, 30, 40]]}',
+        "The answer is 0 1 2 3 4 5 6 7 8 9 10 seconds, objects, sounds, attribute, event.",
+        "Please count the number of red balls that appear in the video and answer with a number.",
+        "You are a helpful assistant. user assistant system",
+    ]
+    return lines * 20
+
+
+def _build_thinker(tokenizer):
+    from transformers import Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
+
+    config = Qwen2_5OmniThinkerConfig(**_thinker_config_kwargs(tokenizer))
+    model = Qwen2_5OmniThinkerForConditionalGeneration(config)
+    model.generation_config.eos_token_id = [tokenizer.convert_tokens_to_ids("<|im_end|>"),
+                                            tokenizer.convert_tokens_to_ids("<|endoftext|>")]
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model.eval()
+
+
+def _thinker_config_kwargs(tokenizer) -> dict:
+    ids = tokenizer.convert_tokens_to_ids
+    text = dict(_TEXT, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=ids("<|im_end|>"), bos_token_id=ids("<|endoftext|>"))
+    return dict(
+        text_config=text, vision_config=dict(_VISION), audio_config=dict(_AUDIO),
+        audio_token_index=ids("<|AUDIO|>"), image_token_index=ids("<|IMAGE|>"),
+        video_token_index=ids("<|VIDEO|>"), audio_start_token_id=ids("<|audio_bos|>"),
+        audio_end_token_id=ids("<|audio_eos|>"), user_token_id=ids("user") if "user" in tokenizer.get_vocab() else 0,
+        # Read by the position-id code though not a declared config field.
+        vision_start_token_id=ids("<|vision_bos|>"), vision_end_token_id=ids("<|vision_eos|>"),
+    )
+
+
+THINKER_MODEL_TYPE = "qwen2_5_omni_thinker"
+FULL_MODEL_TYPE = "qwen2_5_omni"
+_WEIGHT_INDEX = "model.safetensors.index.json"
+_TALKER_SHARED_IDS = ("audio_token_index", "image_token_index", "video_token_index", "audio_start_token_id",
+                      "audio_end_token_id", "vision_start_token_id", "vision_end_token_id")
+
+
+def wrap_full_layout(thinker_dir: str | Path, out_dir: str | Path) -> Path:
+    """Re-wrap a thinker-only checkpoint as a full Qwen2_5OmniForConditionalGeneration one.
+
+    vLLM serves only the full layout. Weights are renamed shard by shard (`thinker.` prefix,
+    the official checkpoint's key names), so memory stays at one shard; the talker is left out
+    (`enable_audio_output: false`) and an empty speaker map lets transformers load it too
+    (generate text with `model.thinker.generate`: the full class's own generate wants a speaker).
+    """
+    source, out = Path(thinker_dir), Path(out_dir)
+    thinker_config = _read_thinker_config(source)
+    shards = sorted(source.glob("*.safetensors"))
+    if not shards:
+        raise UserError(f"{source} holds no .safetensors weights (a PEFT adapter must be merged first)")
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"{out} is not empty; choose a new folder for the full checkpoint")
+    out.mkdir(parents=True, exist_ok=True)
+    for shard in shards:
+        _rename_shard(shard, out / shard.name)
+    _write_index(source, out)
+    _write_full_config(thinker_config, out)
+    _copy_side_files(source, out)
+    import torch
+
+    torch.save({}, out / "spk_dict.pt")
+    return out
+
+
+def _read_thinker_config(source: Path) -> dict:
+    config_path = source / "config.json"
+    if not config_path.is_file():
+        raise UserError(f"{source} is not a model folder (no config.json)")
+    config = json.loads(config_path.read_text())
+    model_type = config.get("model_type")
+    if model_type == FULL_MODEL_TYPE:
+        raise UserError(f"{source} is already a full Qwen2.5-Omni checkpoint")
+    if model_type != THINKER_MODEL_TYPE:
+        raise UserError(f"{source} holds a {model_type!r} model, not a Qwen2.5-Omni thinker")
+    return config
+
+
+def _rename_shard(source: Path, target: Path) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(source), framework="pt") as reader:
+        tensors = {f"thinker.{key}": reader.get_tensor(key) for key in reader.keys()}
+    save_file(tensors, str(target), metadata={"format": "pt"})
+
+
+def _write_index(source: Path, out: Path) -> None:
+    index_path = source / _WEIGHT_INDEX
+    if not index_path.is_file():
+        return
+    index = json.loads(index_path.read_text())
+    index["weight_map"] = {f"thinker.{k}": v for k, v in index["weight_map"].items()}
+    (out / _WEIGHT_INDEX).write_text(json.dumps(index, indent=2))
+
+
+def _write_full_config(thinker_config: dict, out: Path) -> None:
+    from transformers import Qwen2_5OmniConfig
+
+    thinker = {k: v for k, v in thinker_config.items()
+               if k not in ("architectures", "transformers_version", "dtype", "torch_dtype")}
+    # The talker is not built (no audio output); its token ids follow the thinker's.
+    talker = {key: thinker[key] for key in _TALKER_SHARED_IDS if key in thinker}
+    config = Qwen2_5OmniConfig(thinker_config=thinker, talker_config=talker, enable_audio_output=False)
+    config.architectures = ["Qwen2_5OmniForConditionalGeneration"]
+    if "dtype" in thinker_config or "torch_dtype" in thinker_config:
+        config.dtype = thinker_config.get("dtype") or thinker_config.get("torch_dtype")
+    config.save_pretrained(out)
+
+
+def _copy_side_files(source: Path, out: Path) -> None:
+    """Tokenizer, processor, chat template and generation config travel unchanged."""
+    import shutil
+
+    skip = {"config.json", _WEIGHT_INDEX}
+    for path in source.iterdir():
+        if path.is_file() and path.suffix != ".safetensors" and path.name not in skip:
+            shutil.copy2(path, out / path.name)
