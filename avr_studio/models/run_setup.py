@@ -35,6 +35,8 @@ class RunSetup:
     model: str = ""
     url: str = ""
     source: str = ""
+    frames: int = 50
+    max_new_tokens: int = 1024
 
     def validate(self) -> None:
         if self.reasoning not in REASONING_CHOICES:
@@ -46,6 +48,8 @@ class RunSetup:
             raise RunSetupError(f"the {self.backend} backend needs a {NEED_LABELS[need]}")
         if self.backend == "transformers" and not Path(self.model).is_dir():
             raise RunSetupError(f"checkpoint folder {self.model} does not exist")
+        if self.frames < 1 or self.max_new_tokens < 1:
+            raise RunSetupError("frames and max new tokens must be at least 1")
         if self.backend == "replay" and not Path(self.source).exists():
             raise RunSetupError(f"predictions to replay {self.source} do not exist")
 
@@ -60,7 +64,7 @@ class RunSetup:
         return "-".join(_slug(p) for p in parts if p)
 
     def request(self, style: str, dataset: Path, videos: Path, out: Path) -> InferRequest:
-        extra: tuple[str, ...] = ()
+        extra: tuple[str, ...] = ("--frames", str(self.frames), "--max-new-tokens", str(self.max_new_tokens))
         if self.backend == "openai" and self.url:
             extra = ("--url", self.url)
         if infer_has_option("--events"):

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -87,6 +88,13 @@ class RunPanel(QWidget):
         self.reasoning.addItems(REASONING_CHOICES)
         self.protocol = QComboBox()
         self.protocol.addItems(PROTOCOL_CHOICES)
+        self.frames = QSpinBox()
+        self.frames.setRange(1, 512)
+        self.frames.setValue(50)
+        self.frames.setToolTip("frames sampled per item (the benchmark uses 50)")
+        self.max_new_tokens = QSpinBox()
+        self.max_new_tokens.setRange(1, 32768)
+        self.max_new_tokens.setValue(1024)
         self.run_item_button = QPushButton("Run item")
         self.run_item_button.clicked.connect(self.run_item)
         self.run_batch_button = QPushButton("Run batch")
@@ -111,6 +119,11 @@ class RunPanel(QWidget):
         form.addRow(self.target_label, target_row)
         form.addRow("Reasoning", self.reasoning)
         form.addRow("Protocol", self.protocol)
+        limits = QHBoxLayout()
+        limits.addWidget(self.frames)
+        limits.addWidget(QLabel("max new tokens"))
+        limits.addWidget(self.max_new_tokens)
+        form.addRow("Frames", limits)
         buttons = QHBoxLayout()
         for button in (self.run_item_button, self.run_batch_button, self.cancel_button):
             buttons.addWidget(button)
@@ -142,7 +155,8 @@ class RunPanel(QWidget):
         need = NEEDS.get(self.backend.currentText())
         values = {need: self.target.text().strip()} if need else {}
         return RunSetup(backend=self.backend.currentText(), reasoning=self.reasoning.currentText(),
-                        protocol=self.protocol.currentText(), **values)
+                        protocol=self.protocol.currentText(), frames=self.frames.value(),
+                        max_new_tokens=self.max_new_tokens.value(), **values)
 
     # ---- starting --------------------------------------------------------------------------
     def run_item(self) -> bool:
