@@ -151,6 +151,15 @@ class RunPanel(QWidget):
         if chosen:
             self.target.setText(chosen)
 
+    def update_batch_label(self) -> None:
+        """Say how many items a batch would run (the window calls this when the browser's filter changes)."""
+        count = len(self.filtered_items())
+        self.run_batch_button.setText(f"Run batch ({count} item{'s' if count != 1 else ''})")
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.update_batch_label()
+        super().showEvent(event)
+
     def setup(self) -> RunSetup:
         need = NEEDS.get(self.backend.currentText())
         values = {need: self.target.text().strip()} if need else {}

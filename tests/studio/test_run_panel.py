@@ -76,6 +76,8 @@ def test_both_styles_run_one_after_the_other_and_ask_for_a_comparison(qtbot, pan
 
 def test_a_batch_runs_the_filtered_items_with_progress_and_can_be_cancelled(qtbot, panel, tiny_bench):
     panel.shown["items"] = tiny_bench.items[:5]
+    panel.update_batch_label()
+    assert panel.run_batch_button.text() == "Run batch (5 items)"
     panel.protocol.setCurrentText("long")
     with LatencyProbe() as probe, qtbot.waitSignal(panel.run_ready, timeout=90000) as blocker:
         assert panel.run_batch()
