@@ -26,7 +26,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("faster", ("+", "="), "faster"),
     Shortcut("zoom_query", ("Z",), "timeline: zoom to the query interval"),
     Shortcut("zoom_all", ("Shift+Z",), "timeline: whole video"),
-    Shortcut("reset_edit", ("Ctrl+Z",), "what-if: reset this item to the model's answer"),
+    Shortcut("undo_edit", ("Ctrl+Z",), "what-if: undo the last edit (a whole drag) on this item"),
     Shortcut("next_item", ("Ctrl+Down",), "next item in the browser"),
     Shortcut("prev_item", ("Ctrl+Up",), "previous item in the browser"),
     Shortcut("help", ("F1",), "this list"),

@@ -118,6 +118,7 @@ def _is_user_error(exc: Exception) -> bool:
 _COMMAND_MODULES: tuple[str, ...] = (
     "engine.commands.infer",
     "engine.commands.dev",
+    "engine.commands.compare",
 )
 
 

@@ -239,18 +239,49 @@ def _labelled_boxes(obj: Any, key: str) -> tuple[str, list[Box]]:
 
 
 # ---------------------------------------------------------------- writing back
-def answer_json_from_parsed(parsed: ParsedClue) -> str:
-    """Serialise (possibly edited) geometry as an answer the parser reads back identically."""
+def answer_json_from_parsed(parsed: ParsedClue, like: str | None = None, pretty: bool = False) -> str:
+    """Serialise (possibly edited) geometry as an answer the parser reads back identically.
+
+    `like` is the model's own answer: its frame-key spelling ("Frame 1" or "Frame1") and, for object
+    items, its box shape (flat [x1, y1, x2, y2] or a list of corner points, two per box) are kept, so
+    an edit reads like the answer it changes. `pretty` puts one interval or box per line.
+    """
+    spaced = like is not None and re.search(r'"Frame \d', like) is not None
+    points = like is not None and parsed.category == "object" and _CORNER_POINTS_RE.search(like) is not None
+
+    def key(f: int) -> str:
+        return f"Frame {f + 1}" if spaced else f"Frame{f + 1}"
+
     if parsed.category == "event":
         payload: Any = [list(iv) for iv in parsed.intervals]
+        entries: dict[str, list[str]] = {"": [json.dumps(v) for v in payload]}
     elif parsed.category == "object":
-        payload = {f"Frame{f + 1}": [list(b) for b in boxes] for f, boxes in parsed.frames.items()}
+        payload = {key(f): ([p for b in boxes for p in ([b[0], b[1]], [b[2], b[3]])] if points
+                            else [list(b) for b in boxes]) for f, boxes in parsed.frames.items()}
+        entries = {key(f): [", ".join(json.dumps(p) for p in ([b[0], b[1]], [b[2], b[3]])) if points
+                            else json.dumps(list(b)) for b in boxes] for f, boxes in parsed.frames.items()}
     else:
         payload = {}
         for label, frames in parsed.clusters.items():
             for f, boxes in frames.items():
-                payload.setdefault(f"Frame{f + 1}", []).extend({"bbox": list(b), "label": label} for b in boxes)
-    return f"<answer>{json.dumps(payload)}</answer>"
+                payload.setdefault(key(f), []).extend({"bbox": list(b), "label": label} for b in boxes)
+        entries = {k: [json.dumps(v) for v in values] for k, values in payload.items()}
+    return f"<answer>{_pretty(entries, parsed.category == 'event') if pretty else json.dumps(payload)}</answer>"
+
+
+#: A frame written as corner points: `"Frame 1": [[x, y], [x, y]...`
+_CORNER_POINTS_RE = re.compile(r'"\s*:\s*\[\s*\[\s*-?[\d.]+\s*,\s*-?[\d.]+\s*\]')
+
+
+def _pretty(entries: dict[str, list[str]], is_list: bool) -> str:
+    """One entry (interval or box, already JSON) per line."""
+    def block(lines: list[str], indent: str) -> str:
+        return "[\n" + ",\n".join(indent + "  " + line for line in lines) + "\n" + indent + "]" if lines else "[]"
+
+    if is_list:
+        return block(entries[""], "")
+    body = ",\n".join(f"  {json.dumps(k)}: {block(v, '  ')}" for k, v in entries.items())
+    return "{\n" + body + "\n}" if body else "{}"
 
 
 def _kind(value: Any) -> str:

@@ -7,10 +7,13 @@ shows the same numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from avr_studio.models.signals import Signal
 from engine.benchmark import Item, load_dataset
+from engine.compare import looks_thinking
+from engine.errors import UserError
 from engine.predictions import PredictionSet, load_predictions
 from engine.results import ClueReport, ClueScore, CountScore, LongReport
 from engine.scoring import evaluate_set
@@ -19,6 +22,10 @@ from engine.scoring import evaluate_set
 PROTOCOL_FOLDERS = {"long_acc": "long", "ref_acc": "ref", "clue_acc": "clue"}
 #: Protocols whose count is shown in the browser, in order of preference.
 COUNT_PROTOCOLS = ("long", "ref")
+
+
+class RunNameError(UserError):
+    """A run name given on the command line that fits no run, or several."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,11 @@ class Run:
     @property
     def has_clues(self) -> bool:
         return "clue" in self.sets
+
+    @cached_property
+    def thinking(self) -> bool:
+        """Most answers are <answer>-tagged: official scoring reads none of their counts."""
+        return looks_thinking(r.pred for pset in self.sets.values() for r in pset.records.values())
 
 
 def run_name_for(path: Path) -> str:
@@ -157,6 +169,20 @@ class Session:
 
     def run(self, name: str | None) -> Run | None:
         return next((r for r in self.runs if r.name == name), None)
+
+    def find_run(self, text: str) -> Run:
+        """A run by its name as shown, else by a part of it (case-insensitive); a part that fits
+        several runs is an error that names them."""
+        exact = self.run(text)
+        if exact is not None:
+            return exact
+        matches = [r for r in self.runs if text.lower() in r.name.lower()]
+        if len(matches) == 1:
+            return matches[0]
+        shown = ", ".join(r.name for r in self.runs) or "none loaded"
+        if not matches:
+            raise RunNameError(f"no run named {text!r} (runs: {shown})")
+        raise RunNameError(f"{text!r} matches {len(matches)} runs: {', '.join(r.name for r in matches)}")
 
     def video_path(self, item: Item) -> Path:
         """Where the item's video should be: absolute as given, else under the videos folder

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
 
 from avr_studio.models import Playhead
 from avr_studio.models.playhead import HOP_SECONDS, SPEEDS
@@ -24,7 +24,7 @@ class Transport(QWidget):
         self.playhead = playhead
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.buttons: dict[str, QPushButton] = {}
+        self.buttons: dict[str, QToolButton] = {}
         for key, text, tip in (
             ("prev_clue", "[", "previous clue ( [ )"),
             ("hop_back", f"-{HOP_SECONDS:g}s", "hop back (Shift+Left / J)"),
@@ -36,7 +36,8 @@ class Transport(QWidget):
             ("loop_clue", "Loop clue", "loop the selected / nearest clue (C)"),
             ("loop_query", "Loop query", "loop the query interval (Q)"),
         ):
-            button = QPushButton(text)
+            button = QToolButton()  # sized to its text: the bar must not widen the window
+            button.setText(text)
             button.setToolTip(tip)
             button.clicked.connect(actions[key])
             if key.startswith("loop"):
@@ -52,6 +53,9 @@ class Transport(QWidget):
         layout.addWidget(self.speed)
         self.clock = QLabel()
         self.clock.setObjectName("transportClock")
+        # as wide as its widest text from the start: the bar must not change the window's minimum size
+        self.clock.setMinimumWidth(self.clock.fontMetrics().horizontalAdvance("0:00:00.000 / 0:00:00.000") + 8)
+        self.clock.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.clock, 1)
         playhead.time_changed.connect(self._show_time)
         playhead.media_changed.connect(lambda: self._show_time(playhead.time))
@@ -59,8 +63,12 @@ class Transport(QWidget):
         playhead.speed_changed.connect(lambda s: self.speed.setCurrentIndex(SPEEDS.index(s)))
         self._show_time(0.0)
 
-    def _show_time(self, t: float) -> None:
-        self.clock.setText(f"{format_clock(t)} / {format_clock(self.playhead.duration)}")
+    def _show_time(self, _t: float) -> None:
+        """The shown frame's own timestamp (the player's clock shows the same), not the requested time."""
+        if not self.playhead.has_media:
+            self.clock.setText("no video")
+            return
+        self.clock.setText(f"{format_clock(self.playhead.shown_time())} / {format_clock(self.playhead.duration)}")
 
     def show_loop(self, owner: str | None) -> None:
         """Check the loop button that owns the active loop ("loop_clue", "loop_query" or None)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QTimer
 
-from avr_studio.media.playback import PlaybackController
+from avr_studio.playback.playback import PlaybackController
 from avr_studio.models import Playhead
 from engine.media import open_video
 
