@@ -15,8 +15,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QTimer
 
-from avr_studio.playback.playback import PlaybackController
 from avr_studio.models import Playhead
+from avr_studio.playback.playback import PlaybackController
 from engine.media import open_video
 
 PREFETCH_SECONDS = 0.8
