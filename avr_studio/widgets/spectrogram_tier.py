@@ -16,8 +16,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QTimer, Signal
 from superqt.utils import WorkerBase, create_worker
 
-from avr_studio.playback.decode_worker import lower_this_thread_priority
 from avr_studio.palette import TEXT_ON_DARK
+from avr_studio.playback.decode_worker import lower_this_thread_priority
 from engine.media.spectrogram import BIN_HZ, Spectrogram, SpectrogramSource, open_spectrogram
 
 DYNAMIC_RANGE_DB = 80.0
