@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -284,6 +285,21 @@ class RunPanel(QWidget):
         if self.job is not None and self.job.running:
             self.state.setText("Cancelling…")
             self.job.cancel()
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None and self.job.running
+
+    def confirm_close(self) -> bool:
+        """Ask before the window closes over a running job; True when closing may go on."""
+        if not self.busy:
+            return True
+        answer = QMessageBox.question(
+            self, "A run is going",
+            f"{self.state.text()}\n\nStop it and close? Its finished items are kept; running the same "
+            "batch again resumes it.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
 
     def shutdown(self) -> None:
         """The window is closing: stop a running job (never leave an orphan)."""
