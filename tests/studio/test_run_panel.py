@@ -149,3 +149,37 @@ def test_the_tiny_models_text_streams_in_before_the_row_is_written(qtbot, panel,
     panel.job.records.connect(rows_seen.extend)
     qtbot.waitSignal(panel.run_ready, timeout=180000).wait()
     assert len(chunks) > 1 and chunks[0] == 0  # text arrived while no row was written yet
+
+
+def answer_next_dialog(button) -> None:
+    """Press `button` in the next modal message box (as the user would)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def press() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            box.button(button).click()
+        else:
+            QTimer.singleShot(20, press)
+
+    QTimer.singleShot(20, press)
+
+
+def test_closing_over_a_running_batch_asks_first(qtbot, panel):
+    from PySide6.QtWidgets import QMessageBox
+
+    assert panel.confirm_close()  # nothing running: no question
+    panel.protocol.setCurrentText("long")
+    assert panel.run_batch()
+    qtbot.waitUntil(lambda: panel.job.pid is not None, timeout=30000)
+    answer_next_dialog(QMessageBox.StandardButton.Cancel)
+    assert not panel.confirm_close()
+    assert panel.busy
+    answer_next_dialog(QMessageBox.StandardButton.Yes)
+    assert panel.confirm_close()
+    pid = panel.job.pid
+    panel.shutdown()
+    assert not panel.busy
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
