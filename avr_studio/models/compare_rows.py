@@ -27,10 +27,10 @@ class CompareNode:
 
     @property
     def differs(self) -> bool:
-        """The two runs' outcomes (instance rows) or scores (other rows) are not the same."""
+        """An instance row whose outcome is not the same in A and B, or a row holding one."""
         if self.a.kind is not None or self.b.kind is not None:
             return self.a.kind != self.b.kind
-        return self.a.score != self.b.score
+        return any(child.differs for child in self.children)
 
 
 def compare_tree(score_a: ClueScore | None, score_b: ClueScore | None) -> list[CompareNode]:
@@ -56,9 +56,9 @@ def _clusters(score: ClueScore | None) -> dict[int, ClusterScore]:
 
 def _cluster_name(key: int, ca: ClusterScore | None, cb: ClusterScore | None, category: str) -> str:
     if category != "attribute":
-        return "all clues"
-    labels = [f"{tag} '{c.pred_label}'" for tag, c in (("A", ca), ("B", cb)) if c is not None and c.pred_label]
-    return f"c{key + 1}" + (f" ({', '.join(labels)})" if labels else "")
+        return "all"
+    labels = [f"{tag}:{c.pred_label}" for tag, c in (("A", ca), ("B", cb)) if c is not None and c.pred_label]
+    return f"c{key + 1} " + " ".join(labels)
 
 
 def _frames(ca: ClusterScore | None, cb: ClusterScore | None) -> tuple[CompareNode, ...]:
@@ -75,8 +75,8 @@ def _frames(ca: ClusterScore | None, cb: ClusterScore | None) -> tuple[CompareNo
 def _frame_name(number: int, frame: FrameScore) -> str:
     if number < 0:
         return "timeline"
-    when = f" @ {frame.timestamp:.2f}s" if frame.timestamp is not None else " (no GT)"
-    return f"Frame {number + 1}{when}"
+    when = f" {frame.timestamp:.2f}s" if frame.timestamp is not None else " no GT"
+    return f"F{number + 1}{when}"
 
 
 def _instances(fa: FrameScore | None, fb: FrameScore | None) -> tuple[CompareNode, ...]:

@@ -23,7 +23,8 @@ from avr_studio.palette import KIND_COLOURS
 
 COLUMNS = ("index", "category", "modality", "question", "GT", "pred", "|error|", "WCS", "IFA fail")
 #: The compare view's columns: both runs' count and WCS, and B - A.
-COMPARE_COLUMNS = ("index", "category", "question", "GT", "A pred", "B pred", "A WCS", "B WCS", "WCS B-A")
+#: (The question is in the compare panel's title; here it would only be a sliver.)
+COMPARE_COLUMNS = ("index", "category", "GT", "A pred", "B pred", "A WCS", "B WCS", "WCS B-A")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 TEXT_COLUMNS = ("question", "category", "modality")
 HEADER_TIPS = {
@@ -273,8 +274,9 @@ class Browser(QWidget):
         header = self.table.horizontalHeader()
         header.setMinimumSectionSize(28)
         header.setStretchLastSection(False)
+        stretch = "question" if "question" in self.model.columns else "WCS B-A"
         for column, name in enumerate(self.model.columns):
-            mode = QHeaderView.ResizeMode.Stretch if name == "question" else QHeaderView.ResizeMode.ResizeToContents
+            mode = QHeaderView.ResizeMode.Stretch if name == stretch else QHeaderView.ResizeMode.ResizeToContents
             header.setSectionResizeMode(column, mode)
 
     # ---- model -> view -------------------------------------------------------------------

@@ -25,7 +25,8 @@ from avr_studio.palette import KIND_COLOURS
 from avr_studio.widgets.thinking_note import ThinkingNote
 from engine.parsing import split_reasoning
 
-COMPARE_COLUMNS = ("instance", "A IoU", "A outcome", "A score", "B IoU", "B outcome", "B score")
+#: "A"/"B": the IoU on instance rows, the score (LA x CAP, or the mean) on frame and cluster rows.
+COMPARE_COLUMNS = ("instance", "A", "A outcome", "B", "B outcome")
 SHORT_KIND = {"matched": "match", "mislocalised": "misloc.", "missed": "miss", "hallucinated": "halluc.",
               "duplicate": "dup."}
 DIFFERS_BACKGROUND = QColor(240, 228, 66, 70)  # rows where A's and B's outcomes differ
@@ -69,7 +70,8 @@ class ComparePanel(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.headerItem().setToolTip(0, "cluster -> frame -> GT instance, then predictions that matched no GT")
         for column, name in enumerate(COMPARE_COLUMNS[1:], start=1):
-            self.tree.headerItem().setToolTip(column, f"run {name[0]}: {name[2:]} (highlighted rows: A and B differ)")
+            what = "outcome and matched prediction" if "outcome" in name else "IoU (instance rows) or score (frame, cluster)"
+            self.tree.headerItem().setToolTip(column, f"run {name[0]}: {what}; highlighted rows: A and B differ")
         self.texts: dict[str, tuple[QPlainTextEdit, QPlainTextEdit, QCollapsible]] = {}
         texts = QWidget()
         grid = QGridLayout(texts)
@@ -151,13 +153,14 @@ class ComparePanel(QWidget):
         cells = [node.name, *self._cells(node.a), *self._cells(node.b)]
         row = QTreeWidgetItem(parent, cells)
         row.setToolTip(0, node.name)
-        for column, side in ((2, node.a), (5, node.b)):
+        for column, side in ((2, node.a), (4, node.b)):
             if side.kind:
                 row.setForeground(column, QBrush(QColor(KIND_COLOURS.get(side.kind, "#000"))))
                 row.setToolTip(column, side.kind)
         if node.differs:
-            for column in range(len(COMPARE_COLUMNS)):
-                row.setBackground(column, QBrush(DIFFERS_BACKGROUND))
+            if not node.children:
+                for column in range(len(COMPARE_COLUMNS)):
+                    row.setBackground(column, QBrush(DIFFERS_BACKGROUND))
             font = QFont(row.font(0))
             font.setBold(True)
             row.setFont(0, font)
@@ -169,7 +172,7 @@ class ComparePanel(QWidget):
         kind = SHORT_KIND.get(side.kind, side.kind or "")
         if side.pred is not None and kind:
             kind = f"p{side.pred + 1} {kind}"
-        return [_f(side.iou), kind, _f(side.score)]
+        return [_f(side.iou if side.kind is not None else side.score), kind]
 
     def _show_text(self, tag: str, run_name: str | None, item) -> None:
         run = self.session.run(run_name)

@@ -164,6 +164,7 @@ class RunLayer:
         self.boxes: list[OverlayBox] = []
         self.visible = True
         self.opacity = 1.0
+        self.frame_width = 0.0
 
     def render(self, boxes: list[OverlayBox]) -> None:
         self._layer.clear()
@@ -183,11 +184,14 @@ class RunLayer:
         prefix = "" if self.tag == "GT" else f"{self.tag} "
         text = prefix + (box.name if box.iou is None else f"{box.name}  IoU {box.iou:.2f}")
         x1, y1, x2, y2 = box.box
-        on_top = self.tag in ("GT", "A")  # GT and A label above their box, B below
+        # GT names above the box; A's label just below it, B's one line lower; near the right
+        # edge they grow leftwards so they stay on the frame
+        right_side = self.frame_width > 0 and x2 > 0.8 * self.frame_width
+        anchor_y = {"GT": 1.0, "A": 0.0, "B": -1.05}[self.tag]
         label = pg.TextItem(text, color=TEXT_ON_DARK, fill=pg.mkBrush(self.label_fill),
                             border=pg.mkPen(kind_colour("gt" if self.tag == "GT" else box.kind)),
-                            anchor=(0.0, 1.0 if on_top else 0.0))
-        label.setPos(x1, y1 if on_top else y2)
+                            anchor=(1.0 if right_side else 0.0, anchor_y))
+        label.setPos(x2 if right_side else x1, y1 if self.tag == "GT" else y2)
         label.setZValue(30)
         return label
 

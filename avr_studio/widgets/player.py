@@ -26,11 +26,12 @@ EMPTY_HINT = ("Open a benchmark: File > Open dataset, add prediction folders or 
               "or drop them on this window.  (avr-studio --demo opens a generated one.)")
 
 
-def legend_html() -> str:
+def legend_html(compare: bool = False) -> str:
     """Swatches for the outcome colours (our own fixed text, not model output)."""
     parts = [f"<span style='color:{KIND_COLOURS[k]}'>&#9632;</span>&nbsp;{html.escape(KIND_LABELS[k])}"
              for k in KIND_COLOURS]
-    return "GT solid, prediction dashed &nbsp; " + " &nbsp; ".join(parts)
+    styles = "GT solid, A dashed, B dotted" if compare else "GT solid, prediction dashed"
+    return styles + " &nbsp; " + " &nbsp; ".join(parts)
 
 
 class Player(QWidget):
@@ -150,6 +151,8 @@ class Player(QWidget):
             if first:
                 h, w = frame.image.shape[:2]
                 self.overlay.frame_width = float(w)
+                for layer in self.compare_layers.values():
+                    layer.frame_width = float(w)
                 self.view.setRange(xRange=(0, w), yRange=(0, h), padding=0.0)
             self.clock_label.setText(
                 f"{frame.time:9.3f} s   frame {frame.index + 1} / {self.info.frame_count}   "
@@ -222,6 +225,7 @@ class Player(QWidget):
 
     def _on_compare_mode(self, on: bool) -> None:
         self.layer_bar.setVisible(on)
+        self.legend.setText(legend_html(compare=on))
         self._overlay_key = None
         self.render_overlays()
 

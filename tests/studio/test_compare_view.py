@@ -104,7 +104,7 @@ def test_ab_tree_shows_both_runs_engine_numbers(qtbot, window, tiny_bench, categ
         assert f"B {100 * sb.score:.2f}" in panel.item_scores.text()
         assert f"B - A {100 * (sb.score - sa.score):+.2f}" in panel.item_scores.text()
         rows = panel.tree_rows()
-        for score, iou_col in ((sa, 1), (sb, 4)):
+        for score, iou_col in ((sa, 1), (sb, 3)):
             if score.failed:
                 continue
             engine = sorted(f"{m.iou:.3f}" for c in score.clusters for f in c.frames for m in f.matches)
@@ -118,7 +118,7 @@ def test_browser_compare_columns_and_filters(qtbot, window, tiny_bench):
     window.set_scoring_mode("strict")
     _compare(window)
     browser = window.browser
-    assert browser.model.columns[4:] == ("A pred", "B pred", "A WCS", "B WCS", "WCS B-A")
+    assert browser.model.columns[-5:] == ("A pred", "B pred", "A WCS", "B WCS", "WCS B-A")
     a, b = (window.session.run(n) for n in (window.selection.run_name, window.selection.compare_name))
 
     def shown():

@@ -97,9 +97,11 @@ class TierPainter:
         """Where runs A and B differ: a marker above the GT row at each such time."""
         if not times:
             return
-        y = self.row_y(row) + ROW_HEIGHT + (1 - ROW_HEIGHT) / 4
-        self.layer.add(pg.ScatterPlotItem(x=times, y=[y] * len(times), symbol="t", size=11,
-                                          pen=pg.mkPen(DIFFERENCE), brush=pg.mkBrush(DIFFERENCE)))
+        y = self.row_y(row) + ROW_HEIGHT  # on the GT row's top edge: the GT tick stays visible
+        markers = pg.ScatterPlotItem(x=times, y=[y] * len(times), symbol="d", size=15,
+                                     pen=pg.mkPen("#000000", width=1.5), brush=pg.mkBrush(DIFFERENCE))
+        markers.setZValue(60)
+        self.layer.add(markers)
 
     def on_range_changed(self) -> None:
         (x0, x1), _ = self.plot.viewRange()
