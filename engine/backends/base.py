@@ -59,6 +59,9 @@ class ModelRequest:
     `video_path` at `frame_indices` (exact) and audio with engine.media.sampling, so requests
     stay small and JSON-serialisable (`to_json` / `from_json`). `frame_times` are the times
     the prompt states (clip-relative for the ref protocol); `frame_indices` index the file.
+    `extra` (from engine.backends.prompts): `question`, `span` ([start, end] s of the video the
+    request covers), `duration`, `frame_size` ([w, h]), `audio_note` (for previews),
+    `question_template`.
     """
 
     index: int

@@ -70,11 +70,11 @@ class BaselineBackend:
     model_id = "baseline-signal-v1"
 
     def __init__(self, **_: object) -> None:
-        pass
+        self._measured = MeasureCache()
 
     def generate(self, request: ModelRequest, cancel: threading.Event | None = None) -> Iterator[str]:
         try:
-            answer, notes = Answerer(request, cancel).answer()
+            answer, notes = Answerer(request, cancel, self._measured).answer()
         except Cancelled:
             raise
         except Exception as exc:  # a media failure on this item only
@@ -87,15 +87,32 @@ class BaselineBackend:
             yield answer
 
     def close(self) -> None:
-        pass
+        self._measured = MeasureCache()
+
+
+class MeasureCache:
+    """Blobs per (video, frame) and sound events per (video, span): items share videos."""
+
+    MAX_FRAMES = 20000
+
+    def __init__(self) -> None:
+        self.blobs: dict[tuple[str, int], tuple[float, list[Blob]]] = {}
+        self.sounds: dict[tuple[str, float, float], list[SoundEvent]] = {}
+
+    def remember_blobs(self, key: tuple[str, int], value: tuple[float, list[Blob]]) -> None:
+        if len(self.blobs) >= self.MAX_FRAMES:
+            self.blobs.clear()
+        self.blobs[key] = value
 
 
 class Answerer:
     """Answers one request; `notes` says what was measured (the thinking text)."""
 
-    def __init__(self, request: ModelRequest, cancel: threading.Event | None) -> None:
+    def __init__(self, request: ModelRequest, cancel: threading.Event | None,
+                 measured: MeasureCache | None = None) -> None:
         self.request = request
         self.cancel = cancel
+        self.measured = measured or MeasureCache()
         self.query = parse_query(str(request.extra.get("question") or request.text))
         span = request.extra.get("span") or [0.0, float(request.extra.get("duration") or 0.0)]
         self.span = (float(span[0]), float(span[1]))
@@ -123,11 +140,14 @@ class Answerer:
         from engine.media.sampling import sample_audio
 
         start, end = self.span
-        try:
-            samples = sample_audio(self.request.video_path, start, end)
-        except NoAudioError:
-            return []
-        return select_sounds(sound_events(samples, offset=start), self.query.sound, self.query.pitch)
+        key = (self.request.video_path, start, end)
+        if key not in self.measured.sounds:
+            try:
+                samples = sample_audio(self.request.video_path, start, end)
+            except NoAudioError:
+                samples = None
+            self.measured.sounds[key] = [] if samples is None else sound_events(samples, offset=start)
+        return select_sounds(self.measured.sounds[key], self.query.sound, self.query.pitch)
 
     def _timeline(self) -> list[tuple[float, list[Blob]]]:
         """(time, matching blobs) at SAMPLE_FPS over the span (at most MAX_SAMPLED_FRAMES frames)."""
@@ -143,12 +163,14 @@ class Answerer:
     def _blobs_at(self, indices: list[int]) -> list[tuple[float, list[Blob]]]:
         from engine.media.sampling import sample_frames
 
-        out = []
-        for chunk in range(0, len(indices), 100):
+        path = self.request.video_path
+        missing = sorted({i for i in indices if (path, i) not in self.measured.blobs})
+        for chunk in range(0, len(missing), 100):
             self._check_cancel()
-            sampled = sample_frames(self.request.video_path, indices[chunk:chunk + 100])
-            out += [(float(t), _blobs_full_scale(frame)) for t, frame in zip(sampled.times, sampled.frames, strict=True)]
-        return out
+            sampled = sample_frames(path, missing[chunk:chunk + 100])
+            for index, t, frame in zip(missing[chunk:chunk + 100], sampled.times, sampled.frames, strict=True):
+                self.measured.remember_blobs((path, index), (float(t), _blobs_full_scale(frame)))
+        return [self.measured.blobs[(path, i)] for i in indices]
 
     def _matches(self, blob: Blob) -> bool:
         q = self.query
@@ -237,13 +259,15 @@ def _episodes(timeline: list[tuple[float, list[Blob]]], step: float) -> list[tup
     return [(a, b + step) for a, b in runs]
 
 
-def _new_objects(timeline: list[tuple[float, list[Blob]]]) -> list[tuple[float, Blob]]:
-    """A matching blob not overlapping one in the previous sample is a new object."""
+def _new_objects(timeline: list[tuple[float, list[Blob]]], memory: float = 1.0) -> list[tuple[float, Blob]]:
+    """A matching blob overlapping none seen in the last `memory` seconds is a new object
+    (so one missed detection does not count an object twice)."""
     objects: list[tuple[float, Blob]] = []
-    previous: list[Blob] = []
+    recent: list[tuple[float, Blob]] = []
     for t, blobs in timeline:
-        objects += [(t, b) for b in blobs if not any(_iou(b.box, p.box) > _SAME_OBJECT_IOU for p in previous)]
-        previous = blobs
+        recent = [(seen, b) for seen, b in recent if t - seen <= memory]
+        objects += [(t, b) for b in blobs if not any(_iou(b.box, r.box) > _SAME_OBJECT_IOU for _, r in recent)]
+        recent += [(t, b) for b in blobs]
     return objects
 
 

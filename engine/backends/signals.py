@@ -2,7 +2,7 @@
 
 Sound: tonal tracks followed through a spectrogram (peak picking, frequency continuity),
 grouped by onset into events, each described by what generic acoustic words mean: a `click`
-is impulsive (very short), a `chirp` sweeps in frequency, a `whistle` is a high steady tone,
+is impulsive and bright (very short, high), a `chirp` sweeps in frequency, a `whistle` is a high steady tone,
 a `beep` a lower steady tone; several partials starting together form one harmonic sound.
 Vision: objects are connected regions that stand out from the frame's median colour; each
 gets a colour word (hue / lightness) and a shape word (hull vertices, fill, convexity).
@@ -24,6 +24,7 @@ _ONSET_GROUP_S = 0.03
 _CLICK_MAX_S = 0.08
 _SWEEP_OCTAVES = 0.2
 _WHISTLE_MIN_HZ = 2000.0
+_BRIGHT_HZ = 2000.0  # a click is a short *bright* transient; short low pieces are tails of other sounds
 
 COLOUR_HUES = {"red": 0, "orange": 30, "yellow": 55, "green": 120, "cyan": 180, "blue": 225,
                "purple": 270, "magenta": 300, "pink": 330}
@@ -44,7 +45,7 @@ class SoundEvent:
     @property
     def kind(self) -> str:
         if self.end - self.start <= _CLICK_MAX_S:
-            return "click"
+            return "click" if self.f_low >= _BRIGHT_HZ else "fragment"
         if self.partials == 1 and abs(np.log2(self.f_end / self.f_start)) >= _SWEEP_OCTAVES:
             return "chirp"
         if self.partials == 1:
@@ -171,7 +172,7 @@ def select_sounds(events: list[SoundEvent], word: str | None, qualifier: str | N
     if word is None:
         return list(events)
     kind = next((k for k in SOUND_KINDS if k in word), None)
-    chosen = [e for e in events if e.kind == kind] if kind else [e for e in events if e.kind != "click"]
+    chosen = [e for e in events if e.kind == kind] if kind else [e for e in events if e.kind not in ("click", "fragment")]
     if qualifier and len(chosen) > 1:
         chosen = _pitch_side(chosen, qualifier)
     return chosen
@@ -230,6 +231,8 @@ def shape_name(contour) -> str | None:
         return "star" if corners == 5 or solidity < 0.6 else "cross"
     if extent > 0.85:
         return "square"
-    if corners >= 7:
+    _, radius = cv2.minEnclosingCircle(contour)
+    circle_fill = area / (np.pi * radius * radius) if radius > 0 else 0.0
+    if circle_fill >= 0.87 or corners >= 7:  # a disc fills its enclosing circle; a hexagon ~0.83
         return "circle"
     return {3: "triangle", 4: "diamond", 5: "pentagon", 6: "hexagon"}.get(corners)

@@ -113,7 +113,7 @@ def _dry_run(spec, items, builder) -> int:
                  "audio_note": request.extra.get("audio_note"), "prompt_set": request.prompt_set,
                  "prompt_hash": request.prompt_hash, "prompt_tokens": None, "request": request.to_json()}
         if count_tokens is not None:
-            entry["prompt_tokens"] = count_tokens(spec.model, request)
+            entry["prompt_tokens"] = count_tokens(spec.model, request, max_pixels=spec.max_pixels)
         lines.append(entry)
     write_text_atomic(spec.out, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
     first = next((line for line in lines if "text" in line), None)
