@@ -74,14 +74,19 @@ def video_fps(request: ModelRequest, frame_positions: Sequence[int]) -> float:
 
 def build_model_inputs(processor, request: ModelRequest, frames: np.ndarray | Sequence[np.ndarray],
                        audio: Sequence[np.ndarray], *, max_pixels: int | None = None,
-                       min_pixels: int | None = None, return_tensors: str | None = "pt") -> dict:
+                       min_pixels: int | None = None, return_tensors: str | None = "pt",
+                       completion: str | None = None) -> dict:
     """Processor inputs (input_ids, pixel_values_videos / pixel_values, input_features, ...).
 
     `frames`: RGB uint8 frames (H, W, 3) in `request.frame_indices` order; `audio`: mono
     float32 16 kHz arrays, one per `request.audio_spans`. Returns the processor's BatchFeature
-    (a dict) for a batch of one.
+    (a dict) for a batch of one. `completion` (training): the assistant's answer, appended
+    after the generation prompt and closed with the tokenizer's end-of-turn token; the prompt
+    is then the first `len(input_ids)` tokens of the same call without it.
     """
     text = render_prompt(processor, request)
+    if completion is not None:
+        text += completion + (processor.tokenizer.eos_token or "")
     videos, images, clips = _media_in_segment_order(request, frames, audio)
     size = {"shortest_edge": int(min_pixels or DEFAULT_MIN_PIXELS), "longest_edge": int(max_pixels or DEFAULT_MAX_PIXELS)}
     kwargs: dict[str, Any] = {"text": [text], "return_tensors": return_tensors}

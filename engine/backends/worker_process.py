@@ -34,6 +34,7 @@ from engine.backends.base import (
 from engine.backends.workers import worker_protocol as wp
 
 _EOF = object()
+_INSTANCES = itertools.count(1)
 _POLL_SECONDS = 0.1
 _LOG_TAIL_CHARS = 600
 
@@ -51,7 +52,8 @@ class WorkerProcess:
         self.load_options = dict(load_options)
         self.env = env
         self.startup_timeout = startup_timeout
-        self.log_path = Path(log_dir or tempfile.gettempdir()) / f"avr-{name}-worker-{os.getpid()}.log"
+        self.log_path = (Path(log_dir or tempfile.gettempdir())
+                         / f"avr-{name}-worker-{os.getpid()}-{next(_INSTANCES)}.log")
         self.info: dict[str, Any] = {}
         self._process: subprocess.Popen | None = None
         self._messages: queue.Queue = queue.Queue()
@@ -127,7 +129,7 @@ class WorkerProcess:
         process.wait(timeout=10)
 
     def close(self) -> None:
-        """Ask the worker to exit, give it a moment, then stop it."""
+        """Ask the worker to exit, give it a moment, then stop it; its log is removed."""
         if self.alive:
             try:
                 self._send({"type": "shutdown"})
@@ -135,6 +137,7 @@ class WorkerProcess:
             except (BackendError, subprocess.TimeoutExpired):
                 pass
         self.stop()
+        self.log_path.unlink(missing_ok=True)
 
     # -- requests ---------------------------------------------------------------------------
     def request(self, payload: dict[str, Any], cancel: threading.Event | None = None,

@@ -15,6 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     tiny.add_argument("--full-layout", action="store_true",
                       help="write a full Qwen2_5OmniForConditionalGeneration checkpoint (what vLLM serves)")
     tiny.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
+    tiny.add_argument("--family", choices=("qwen2.5-omni", "qwen3-omni"), default="qwen2.5-omni",
+                      help="which omni model to build (default qwen2.5-omni; qwen3-omni: a tiny MoE thinker)")
     tiny.set_defaults(run=_run_tiny_model)
 
     full = dev_sub.add_parser("full-layout", help="re-wrap a thinker checkpoint (e.g. a fine-tune) as a full one")
@@ -26,8 +28,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _run_tiny_model(args: argparse.Namespace) -> int:
     from engine.dev.tiny_model import build_tiny_model
 
-    out = build_tiny_model(args.out, full_layout=args.full_layout, seed=args.seed)
-    layout = "full Qwen2.5-Omni" if args.full_layout else "Qwen2.5-Omni thinker"
+    family = args.family.replace(".", "_").replace("-", "_")
+    out = build_tiny_model(args.out, full_layout=args.full_layout, seed=args.seed, family=family)
+    name = "Qwen2.5-Omni" if family == "qwen2_5_omni" else "Qwen3-Omni"
+    layout = f"full {name}" if args.full_layout else f"{name} thinker"
     print(f"wrote a tiny {layout} with its processor to {out}")
     return 0
 

@@ -61,17 +61,30 @@ _AUDIO = dict(num_mel_bins=128, encoder_layers=2, encoder_attention_heads=2, enc
               d_model=32, output_dim=32, max_source_positions=1500, n_window=100)
 
 
-def build_tiny_model(out_dir: str | Path, full_layout: bool = False, seed: int = 0) -> Path:
-    """Write a tiny thinker (or, with `full_layout`, a full Qwen2.5-Omni) plus its processor."""
+FAMILIES = ("qwen2_5_omni", "qwen3_omni")
+# Vision patch size per family (merge 2): Qwen2.5-Omni 14 px, Qwen3-Omni 16 px.
+_PATCH = {"qwen2_5_omni": 14, "qwen3_omni": 16}
+
+
+def build_tiny_model(out_dir: str | Path, full_layout: bool = False, seed: int = 0,
+                     family: str = "qwen2_5_omni") -> Path:
+    """Write a tiny thinker (or, with `full_layout`, a full Qwen2.5-Omni) plus its processor.
+
+    `family="qwen3_omni"` writes a tiny Qwen3-Omni (MoE) thinker instead (thinker layout only).
+    """
     out = Path(out_dir)
+    if family not in FAMILIES:
+        raise UserError(f"unknown model family {family!r}; choose from {', '.join(FAMILIES)}")
+    if full_layout and family != "qwen2_5_omni":
+        raise UserError("--full-layout is only available for Qwen2.5-Omni")
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} is not empty; choose a new folder for the tiny model")
     import torch
 
     out.mkdir(parents=True, exist_ok=True)
-    processor = build_tiny_processor()
+    processor = build_tiny_processor(family)
     torch.manual_seed(seed)
-    thinker = _build_thinker(processor.tokenizer)
+    thinker = _build_thinker(processor.tokenizer, family)
     if not full_layout:
         thinker.save_pretrained(out)
         processor.save_pretrained(out)
@@ -83,22 +96,21 @@ def build_tiny_model(out_dir: str | Path, full_layout: bool = False, seed: int =
         return wrap_full_layout(tmp, out)
 
 
-def build_tiny_processor():
-    """The real Qwen2_5OmniProcessor around a freshly trained byte-level BPE tokenizer."""
-    from transformers import (
-        Qwen2_5OmniProcessor,
-        Qwen2VLImageProcessor,
-        Qwen2VLVideoProcessor,
-        WhisperFeatureExtractor,
-    )
+def build_tiny_processor(family: str = "qwen2_5_omni"):
+    """The family's real processor around a freshly trained byte-level BPE tokenizer."""
+    import transformers
 
-    tokenizer = _build_tokenizer()
-    size = {"shortest_edge": 4 * 28 * 28, "longest_edge": 64 * 28 * 28}
-    return Qwen2_5OmniProcessor(
-        image_processor=Qwen2VLImageProcessor(size=size, patch_size=14, merge_size=2, temporal_patch_size=2),
-        video_processor=Qwen2VLVideoProcessor(size=size, patch_size=14, merge_size=2, temporal_patch_size=2),
-        feature_extractor=WhisperFeatureExtractor(feature_size=128, sampling_rate=16000),
-        tokenizer=tokenizer,
+    patch = _PATCH[family]
+    factor = 2 * patch
+    size = {"shortest_edge": 4 * factor * factor, "longest_edge": 64 * factor * factor}
+    processor_class = transformers.Qwen2_5OmniProcessor if family == "qwen2_5_omni" else transformers.Qwen3OmniMoeProcessor
+    return processor_class(
+        image_processor=transformers.Qwen2VLImageProcessor(size=size, patch_size=patch, merge_size=2,
+                                                           temporal_patch_size=2),
+        video_processor=transformers.Qwen2VLVideoProcessor(size=size, patch_size=patch, merge_size=2,
+                                                           temporal_patch_size=2),
+        feature_extractor=transformers.WhisperFeatureExtractor(feature_size=128, sampling_rate=16000),
+        tokenizer=_build_tokenizer(),
         chat_template=CHAT_TEMPLATE,
     )
 
@@ -135,29 +147,57 @@ def _training_corpus() -> list[str]:
     return lines * 20
 
 
-def _build_thinker(tokenizer):
-    from transformers import Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
+def _build_thinker(tokenizer, family: str):
+    import transformers
 
-    config = Qwen2_5OmniThinkerConfig(**_thinker_config_kwargs(tokenizer))
-    model = Qwen2_5OmniThinkerForConditionalGeneration(config)
+    if family == "qwen2_5_omni":
+        config = transformers.Qwen2_5OmniThinkerConfig(**_qwen2_5_config_kwargs(tokenizer))
+        model = transformers.Qwen2_5OmniThinkerForConditionalGeneration(config)
+    else:
+        config = transformers.Qwen3OmniMoeThinkerConfig(**_qwen3_config_kwargs(tokenizer))
+        model = transformers.Qwen3OmniMoeThinkerForConditionalGeneration(config)
     model.generation_config.eos_token_id = [tokenizer.convert_tokens_to_ids("<|im_end|>"),
                                             tokenizer.convert_tokens_to_ids("<|endoftext|>")]
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model.eval()
 
 
-def _thinker_config_kwargs(tokenizer) -> dict:
+def _token_ids(tokenizer) -> dict:
     ids = tokenizer.convert_tokens_to_ids
-    text = dict(_TEXT, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=ids("<|im_end|>"), bos_token_id=ids("<|endoftext|>"))
     return dict(
-        text_config=text, vision_config=dict(_VISION), audio_config=dict(_AUDIO),
-        audio_token_index=ids("<|AUDIO|>"), image_token_index=ids("<|IMAGE|>"),
-        video_token_index=ids("<|VIDEO|>"), audio_start_token_id=ids("<|audio_bos|>"),
-        audio_end_token_id=ids("<|audio_eos|>"), user_token_id=ids("user") if "user" in tokenizer.get_vocab() else 0,
+        audio_start_token_id=ids("<|audio_bos|>"), audio_end_token_id=ids("<|audio_eos|>"),
+        user_token_id=ids("user") if "user" in tokenizer.get_vocab() else 0,
         # Read by the position-id code though not a declared config field.
         vision_start_token_id=ids("<|vision_bos|>"), vision_end_token_id=ids("<|vision_eos|>"),
     )
+
+
+def _text_config(tokenizer, **more) -> dict:
+    ids = tokenizer.convert_tokens_to_ids
+    return dict(_TEXT, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=ids("<|im_end|>"), bos_token_id=ids("<|endoftext|>"), **more)
+
+
+def _qwen2_5_config_kwargs(tokenizer) -> dict:
+    ids = tokenizer.convert_tokens_to_ids
+    return dict(
+        text_config=_text_config(tokenizer), vision_config=dict(_VISION), audio_config=dict(_AUDIO),
+        audio_token_index=ids("<|AUDIO|>"), image_token_index=ids("<|IMAGE|>"), video_token_index=ids("<|VIDEO|>"),
+        **_token_ids(tokenizer),
+    )
+
+
+def _qwen3_config_kwargs(tokenizer) -> dict:
+    """Qwen3-Omni (MoE): 4 experts, 2 per token; 16 px patches; interleaved M-RoPE."""
+    ids = tokenizer.convert_tokens_to_ids
+    text = _text_config(tokenizer, head_dim=16, moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2)
+    text["rope_parameters"] = dict(text["rope_parameters"], interleaved=True)
+    vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=16, spatial_merge_size=2,
+                  temporal_patch_size=2, out_hidden_size=32, num_position_embeddings=64, deepstack_visual_indexes=[1])
+    audio = dict(encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64, d_model=32, output_dim=32,
+                 downsample_hidden_size=16, num_mel_bins=128)
+    return dict(text_config=text, vision_config=vision, audio_config=audio, audio_token_id=ids("<|AUDIO|>"),
+                image_token_id=ids("<|IMAGE|>"), video_token_id=ids("<|VIDEO|>"), **_token_ids(tokenizer))
 
 
 THINKER_MODEL_TYPE = "qwen2_5_omni_thinker"

@@ -117,3 +117,13 @@ def test_token_count_for_dry_run_matches_real_media(processor, tiny_model_dir: P
     request = _request("video", n_frames=6, audio_seconds=(7.0,))
     real = build_model_inputs(processor, request, *_media(request))
     assert count_prompt_tokens(str(tiny_model_dir), request) == real["input_ids"].shape[1]
+
+
+def test_a_completion_extends_the_prompt_tokens_unchanged(processor) -> None:
+    request = _request("video", n_frames=4, audio_seconds=(2.0,))
+    frames, audio = _media(request)
+    prompt = build_model_inputs(processor, request, frames, audio)["input_ids"][0].tolist()
+    full = build_model_inputs(processor, request, frames, audio,
+                              completion="<think>two rings</think><answer>2</answer>")["input_ids"][0].tolist()
+    assert full[: len(prompt)] == prompt
+    assert processor.tokenizer.decode(full[len(prompt):]) == "<think>two rings</think><answer>2</answer><|im_end|>"

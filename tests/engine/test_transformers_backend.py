@@ -15,11 +15,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from engine.backends.base import BackendUnavailable, Cancelled, WorkerCrashed, create_backend
+from engine.backends.base import BackendError, BackendUnavailable, Cancelled, WorkerCrashed, create_backend
 from engine.backends.inputs import InputOptions, RequestBuilder
 from engine.backends.prompts import load_prompt_set
 from engine.benchmark import load_dataset
@@ -80,6 +81,20 @@ def test_tiny_model_answers_a_synthetic_item_through_the_worker(backend, long_re
         assert score.abs_error == abs(parsed.value - items[0].answer)
 
 
+def test_a_model_error_is_an_item_error_and_the_worker_stays(backend, long_requests) -> None:
+    _, requests = long_requests
+    pid = backend.worker.pid
+    saved = dict(backend.generate_kwargs)
+    backend.generate_kwargs = {"not_a_generation_argument": 1}
+    try:
+        with pytest.raises(BackendError, match="transformers worker: ValueError: .*not_a_generation_argument") as caught:
+            list(backend.generate(requests[0]))
+    finally:
+        backend.generate_kwargs = saved
+    assert not isinstance(caught.value, WorkerCrashed)
+    assert backend.worker.pid == pid and list(backend.generate(requests[0]))
+
+
 def test_killing_the_worker_mid_generation_then_the_next_request_works(backend, long_requests) -> None:
     _, requests = long_requests
     request = requests[1]
@@ -93,10 +108,43 @@ def test_killing_the_worker_mid_generation_then_the_next_request_works(backend, 
     chunks = list(backend.generate(request))  # a new worker starts and answers
     assert backend.worker.pid != first_pid
     assert backend.last_stats["new_tokens"] == 24 and chunks
-    # Cancel (what the runner does on a timeout) stops the worker too.
+
+
+def test_a_run_records_the_crash_on_its_item_and_goes_on(backend, long_requests, synth_bench: Path,
+                                                         tmp_path: Path) -> None:
+    from engine.runs import ResultsFile, RunSpec, run_batch
+
+    items, requests = long_requests
+    by_index = {r.index: r for r in requests}
+    spec = RunSpec(backend="transformers", dataset=synth_bench / "dataset.json", videos=synth_bench / "videos",
+                   protocol="long", out=tmp_path / "run.jsonl", item_timeout=120)
+    results = ResultsFile.open(spec.out, {"backend": "transformers", "model": backend.model_id})
+    if not backend.worker.alive:
+        backend.worker.start()
+    victim = backend.worker.pid
+
+    def kill_soon() -> None:  # item 1 would run for thousands of tokens; item 2 gets the usual 24
+        time.sleep(1.0)
+        backend.max_new_tokens, backend.generate_kwargs = None, {"min_new_tokens": 24}
+        os.kill(victim, signal.SIGKILL)
+
+    with _endless(backend):
+        killer = threading.Thread(target=kill_soon)
+        killer.start()
+        summary = run_batch(spec, items[:2], backend, lambda item: by_index[item.index], results)
+        killer.join()
+    rows = [json.loads(line) for line in spec.out.read_text().splitlines()]
+    assert [r["index"] for r in rows] == [items[0].index, items[1].index]
+    assert "worker died (killed by SIGKILL) while answering item" in rows[0]["error"]
+    assert rows[1]["error"] is None and rows[1]["pred"]
+    assert (summary.answered, summary.failed) == (1, 1)
+
+
+def test_cancel_stops_generation_and_the_worker(backend, long_requests) -> None:
+    """What the runner does on a timeout or Ctrl-C (runs last: it leaves no worker behind)."""
     cancel = threading.Event()
     with _endless(backend), pytest.raises(Cancelled):
-        for _ in backend.generate(request, cancel):
+        for _ in backend.generate(long_requests[1][0], cancel):
             cancel.set()
     assert not backend.worker.alive
 
@@ -167,3 +215,21 @@ def test_a_lora_adapter_loads_on_its_base_and_changes_the_answer(backend, long_r
     finally:
         adapted.close()
     assert adapted_answer and adapted_answer != base_answer
+
+
+@pytest.mark.slow
+def test_a_tiny_qwen3_omni_runs_through_the_same_worker(long_requests, tmp_path: Path) -> None:
+    from engine.dev.tiny_model import build_tiny_model
+
+    model_dir = build_tiny_model(tmp_path / "qwen3", family="qwen3_omni")
+    assert json.loads((model_dir / "config.json").read_text())["model_type"] == "qwen3_omni_moe_thinker"
+    qwen3 = create_backend("transformers", model=str(model_dir), debug=True, generate_kwargs={"min_new_tokens": 8},
+                           max_new_tokens=8)
+    try:
+        assert qwen3.worker.info["family"] == "qwen3_omni"
+        chunks = list(qwen3.generate(long_requests[1][0]))
+        stats = qwen3.last_stats
+    finally:
+        qwen3.close()
+    assert chunks and stats["new_tokens"] == 8
+    assert stats["encoder_calls"]["visual"] >= 1 and stats["encoder_calls"]["audio_tower"] >= 1

@@ -61,7 +61,7 @@ def test_handshake_under_python_310_and_streamed_chunks(python310: str, tmp_path
         assert "generating two" in worker.log_path.read_text()  # stdout went to the log
     finally:
         worker.close()
-    assert not worker.alive
+    assert not worker.alive and not worker.log_path.exists()
 
 
 def test_load_failure_is_backend_unavailable(python310: str, tmp_path: Path) -> None:
