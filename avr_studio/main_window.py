@@ -25,6 +25,7 @@ from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session
 from avr_studio.models.signals import disconnect_all
 from avr_studio.playback.decode_worker import prefer_gui_thread
 from avr_studio.playback.playback import PlaybackController
+from avr_studio.run_tools import RunTools
 from avr_studio.shortcuts import SHORTCUTS, help_text
 from avr_studio.widgets.browser import Browser
 from avr_studio.widgets.compare_panel import ComparePanel
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self._build()
         self._build_actions()
         self._connect()
+        self.run_tools = RunTools(self)  # Run panel, error totals, notes, spectrogram toggle, next failure
         self.setAcceptDrops(True)
         self.resize(1600, 1000)
 
@@ -113,6 +115,8 @@ class MainWindow(QMainWindow):
             "hop_forward": lambda: self.playhead.hop(5.0),
             "prev_clue": lambda: self.jump_clue(-1),
             "next_clue": lambda: self.jump_clue(1),
+            "prev_failure": lambda: self.run_tools.next_failure(-1),
+            "next_failure": lambda: self.run_tools.next_failure(1),
             "loop_clue": lambda: self.toggle_loop("loop_clue"),
             "loop_query": lambda: self.toggle_loop("loop_query"),
             "slower": lambda: self.playhead.faster(-1),
@@ -472,12 +476,16 @@ class MainWindow(QMainWindow):
 
     # ---- teardown ------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
+        if not self.run_tools.confirm_close():  # a model run is going and the user keeps the window
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
         """Stop threads and the audio stream; safe to call twice."""
         self.playhead.set_playing(False)
+        self.run_tools.shutdown()
         self.playback.shutdown()
         self.player.shutdown()
         self.timeline.shutdown()
