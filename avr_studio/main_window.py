@@ -34,11 +34,8 @@ from avr_studio.widgets.summary import Summary
 from avr_studio.widgets.timeline import Timeline
 from avr_studio.widgets.transport import Transport
 from avr_studio.widgets.wcs_panel import WcsPanel
-from engine.benchmark import DatasetError
-from engine.media import MediaError
-from engine.predictions import PredictionError
+from engine.errors import UserError
 
-USER_ERRORS = (DatasetError, PredictionError, MediaError, OSError)
 RECENT_LIMIT = 10
 STATUS_SECONDS = 6
 OBJECT_LOOP_SECONDS = 1.0  # a box clue is an instant: loop this much around it
@@ -70,6 +67,7 @@ class MainWindow(QMainWindow):
         self.browser = Browser(self.session, self.selection, self.scores)
         self.player = Player(self.session, self.selection, self.playhead, self.scores)
         self.transport = Transport(self.playhead, self._transport_actions())
+        self.player.info_bar.addWidget(self.transport.clock)
         self.timeline = Timeline(self.session, self.selection, self.playhead, self.scores)
         self.wcs_panel = WcsPanel(self.session, self.selection, self.scores)
         self.compare_panel = ComparePanel(self.session, self.selection, self.scores)
@@ -86,7 +84,7 @@ class MainWindow(QMainWindow):
         self.top_split = QSplitter(Qt.Orientation.Horizontal)
         for widget in (self.browser, centre, self.right_panel):
             self.top_split.addWidget(widget)
-        self.top_split.setSizes([470, 670, 460])
+        self.top_split.setSizes([490, 650, 460])
         self.main_split = QSplitter(Qt.Orientation.Vertical)
         self.main_split.addWidget(self.top_split)
         self.main_split.addWidget(self.timeline)
@@ -245,7 +243,7 @@ class MainWindow(QMainWindow):
     def _guard(self, load) -> bool:
         try:
             load()
-        except USER_ERRORS as exc:
+        except UserError as exc:
             self.report_error(str(exc))
             return False
         return True

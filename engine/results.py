@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = ["Box", "ClueReport", "FRAME_OUTCOME_ORDER", "ClueScore", "ClusterScore", "CountParse", "CountScore", "FrameScore", "InstanceKind", "InstanceMatch", "Interval", "Interval95", "LongReport", "MISLOCALISED_IOU", "Mode", "ParsedClue"]
 
-Box = tuple[float, float, float, float]
+
+
+class Box(NamedTuple):
+    """A box [x1, y1, x2, y2] in pixels with its corners as given (GT or model). The one box type of
+    the engine and the studio; a plain tuple where a tuple is expected (JSON, unpacking)."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    def normalised(self) -> Box:
+        """Corners reordered to [min x, min y, max x, max y], as the benchmark does before its IoU."""
+        x1, y1, x2, y2 = self
+        return Box(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+
+
 Interval = tuple[float, float]
 Mode = Literal["official", "strict"]
 InstanceKind = Literal["matched", "mislocalised", "missed", "hallucinated", "duplicate"]

@@ -7,10 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.benchmark import Item
-from engine.results import ClueScore, FrameScore
+from engine.results import Box, ClueScore, FrameScore
 from engine.scoring import gt_frame_times, gt_frames_by_cluster
-
-Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -45,8 +43,8 @@ class OverlayInterval:
 
 
 def normalised(box) -> Box:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+    """Corners ordered as the scorer orders them before its IoU (`Box.normalised`)."""
+    return Box(*(float(v) for v in box)).normalised()
 
 
 def gt_boxes_by_frame(item: Item) -> list[dict[int, list[Box]]]:

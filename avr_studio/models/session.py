@@ -14,12 +14,10 @@ from avr_studio.models.signals import Signal
 from engine.benchmark import Item, load_dataset
 from engine.compare import looks_thinking
 from engine.errors import UserError
-from engine.predictions import PredictionSet, load_predictions
+from engine.predictions import PredictionSet, load_run, run_name
 from engine.results import ClueReport, ClueScore, CountScore, LongReport
 from engine.scoring import evaluate_set
 
-#: Folder names of the benchmark's prediction layout -> protocol.
-PROTOCOL_FOLDERS = {"long_acc": "long", "ref_acc": "ref", "clue_acc": "clue"}
 #: Protocols whose count is shown in the browser, in order of preference.
 COUNT_PROTOCOLS = ("long", "ref")
 
@@ -71,26 +69,6 @@ class Run:
         return looks_thinking(r.pred for pset in self.sets.values() for r in pset.records.values())
 
 
-def run_name_for(path: Path) -> str:
-    """A protocol folder is named after its run (`runA/clue_acc` -> `runA`)."""
-    if path.name in PROTOCOL_FOLDERS:
-        return path.parent.name or path.name
-    return path.stem if path.is_file() else path.name
-
-
-def load_run_sets(path: Path) -> dict[str, PredictionSet]:
-    """A run folder holding protocol folders, one protocol folder, or one JSONL file."""
-    subfolders = [path / name for name in PROTOCOL_FOLDERS if (path / name).is_dir()] if path.is_dir() else []
-    if not subfolders:
-        pset = load_predictions(path)
-        return {pset.protocol: pset}
-    sets = {}
-    for folder in subfolders:
-        pset = load_predictions(folder, PROTOCOL_FOLDERS[folder.name])
-        sets[pset.protocol] = pset
-    return sets
-
-
 class Session:
     """The open dataset, videos folder and runs. Loading errors propagate as the engine's typed errors."""
 
@@ -131,7 +109,7 @@ class Session:
     def add_run(self, path: str | Path) -> Run:
         """Load a run; a run already open under the same name is replaced."""
         path = Path(path)
-        run = self._score_run(self._unique_name(run_name_for(path), path), path, load_run_sets(path))
+        run = self._score_run(self._unique_name(run_name(path), path), path, load_run(path))
         self.runs = [r for r in self.runs if r.path != path] + [run]
         self.runs_changed.emit()
         return run

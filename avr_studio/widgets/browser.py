@@ -231,6 +231,8 @@ class Browser(QWidget):
         self.compare_button.toggled.connect(self.selection.set_compare_mode)
         for combo in (self.category, self.modality, self.outcome):
             combo.currentTextChanged.connect(self._apply_filter)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(4)
         self.search.textChanged.connect(self._apply_filter)
         self.run_box.currentTextChanged.connect(self._on_run_chosen)
         self.compare_box.currentTextChanged.connect(self._on_compare_chosen)

@@ -81,10 +81,13 @@ class ComparePanel(QWidget):
             for edit in (reasoning, answer):
                 edit.setReadOnly(True)
             reasoning.setPlaceholderText("no <think> reasoning")
-            section = QCollapsible(f"{tag} reasoning (not scored)")
+            section = QCollapsible(f"{tag} reasoning")
+            section.setToolTip(f"run {tag}'s <think> text: shown, not scored")
             section.addWidget(reasoning)
             grid.addWidget(section, 0, column)
             grid.addWidget(QLabel(f"{tag} answer (scored)"), 1, column)
+            for edit in (reasoning, answer):
+                edit.setMinimumWidth(60)
             grid.addWidget(answer, 2, column)
             self.texts[tag] = (reasoning, answer, section)
         split = QSplitter(Qt.Orientation.Vertical)

@@ -95,7 +95,9 @@ class Player(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.layer_bar)
-        layout.addWidget(self.clock_label)
+        self.info_bar = QHBoxLayout()  # the frame's own clock; the window adds the transport clock here
+        self.info_bar.addWidget(self.clock_label, 1)
+        layout.addLayout(self.info_bar)
         layout.addWidget(self.legend)
         self._show_placeholder(EMPTY_HINT)
 

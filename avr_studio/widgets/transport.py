@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QToolButton, QWidget
+from superqt import QElidingLabel
 
 from avr_studio.models import Playhead
 from avr_studio.models.playhead import HOP_SECONDS, SPEEDS
 
 
-def format_clock(t: float) -> str:
+def format_clock(t: float, hours: bool = True) -> str:
+    """h:mm:ss.sss, or m:ss.sss with hours=False (videos under an hour: a narrower bar)."""
     minutes, seconds = divmod(max(0.0, t), 60.0)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours:d}:{minutes:02d}:{seconds:06.3f}"
+    h, minutes = divmod(int(minutes), 60)
+    return f"{h:d}:{minutes:02d}:{seconds:06.3f}" if hours or h else f"{minutes:d}:{seconds:06.3f}"
 
 
 class Transport(QWidget):
@@ -51,12 +54,12 @@ class Transport(QWidget):
         self.speed.setToolTip("playback speed ( - / + )")
         self.speed.currentIndexChanged.connect(lambda i: playhead.set_speed(SPEEDS[i]))
         layout.addWidget(self.speed)
-        self.clock = QLabel()
+        self.clock = QElidingLabel()  # elided, never widening: the bar must not set the window's minimum size
         self.clock.setObjectName("transportClock")
-        # as wide as its widest text from the start: the bar must not change the window's minimum size
-        self.clock.setMinimumWidth(self.clock.fontMetrics().horizontalAdvance("0:00:00.000 / 0:00:00.000") + 8)
-        self.clock.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        layout.addWidget(self.clock, 1)
+        # room for its widest text from the start, so it never changes the window's minimum size
+        self.clock.setMinimumWidth(self.clock.fontMetrics().horizontalAdvance("0:00:00.000 / 0:00:00.000") + 12)
+        self.clock.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        layout.addStretch(1)  # the clock is placed by the window (beside the frame's clock)
         playhead.time_changed.connect(self._show_time)
         playhead.media_changed.connect(lambda: self._show_time(playhead.time))
         playhead.playing_changed.connect(lambda p: self.buttons["play"].setText("Pause" if p else "Play"))
@@ -68,7 +71,9 @@ class Transport(QWidget):
         if not self.playhead.has_media:
             self.clock.setText("no video")
             return
-        self.clock.setText(f"{format_clock(self.playhead.shown_time())} / {format_clock(self.playhead.duration)}")
+        hours = self.playhead.duration >= 3600
+        self.clock.setText(f"{format_clock(self.playhead.shown_time(), hours)} / "
+                           f"{format_clock(self.playhead.duration, hours)}")
 
     def show_loop(self, owner: str | None) -> None:
         """Check the loop button that owns the active loop ("loop_clue", "loop_query" or None)."""

@@ -47,7 +47,9 @@ def window(qtbot, tiny_bench, run_dirs, tmp_path):
 
     from avr_studio.main_window import MainWindow
     from avr_studio.playback.audio_out import NullAudioOutput
+    from avr_studio.style import apply_style
 
+    apply_style(qtbot_app())  # the studio's own style sheet: sizes as users see them
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = MainWindow(settings=settings, audio_output=NullAudioOutput("Muted: test"))
     qtbot.addWidget(win)
@@ -59,6 +61,12 @@ def window(qtbot, tiny_bench, run_dirs, tmp_path):
         assert win.add_predictions(run)
     yield win
     close_and_delete(win)
+
+
+def qtbot_app():
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance()
 
 
 def close_and_delete(widget) -> None:
