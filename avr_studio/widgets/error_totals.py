@@ -14,6 +14,11 @@ from avr_studio.models.failures import FAILURE_KINDS
 from avr_studio.palette import KIND_COLOURS, OKABE_ITO
 
 COLUMNS = (*FAILURE_KINDS, UNREADABLE)
+HEADERS = {"missed": "missed", "hallucinated": "halluc.", "duplicate": "dup.", "mislocalised": "misloc.",
+           UNREADABLE: "unread."}
+HEADER_TIPS = {"missed": "GT instances no prediction matched", "hallucinated": "predictions overlapping no GT",
+               "duplicate": "predictions overlapping a GT another prediction matched better",
+               "mislocalised": "matched with IoU < 0.5", UNREADABLE: "answers that could not be read (IFA failures)"}
 HISTOGRAM_BINS = 10
 
 
@@ -26,7 +31,10 @@ class ErrorTotalsPanel(QWidget):
         self.totals: ErrorTotals | None = None
         self.title = QLabel("No run with clue answers shown")
         self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        for col, kind in enumerate(COLUMNS):
+            header = QTableWidgetItem(HEADERS[kind])
+            header.setToolTip(f"{kind}: {HEADER_TIPS[kind]}")
+            self.table.setHorizontalHeaderItem(col, header)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
@@ -41,7 +49,7 @@ class ErrorTotalsPanel(QWidget):
         self.bars: pg.BarGraphItem | None = None
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.table)
         layout.addWidget(self.histogram, 1)
 
     def show_totals(self, totals: ErrorTotals | None) -> None:
@@ -60,6 +68,8 @@ class ErrorTotalsPanel(QWidget):
         for row, category in enumerate(categories):
             for col, kind in enumerate(COLUMNS):
                 self.table.setItem(row, col, self._cell(totals, category, kind))
+        rows_height = sum(self.table.rowHeight(r) for r in range(len(categories)))
+        self.table.setFixedHeight(rows_height + self.table.horizontalHeader().height() + 4)
         self._draw_histogram(totals)
 
     def _cell(self, totals: ErrorTotals, category: str, kind: str) -> QTableWidgetItem:

@@ -21,8 +21,9 @@ from avr_studio.playback.decode_worker import lower_this_thread_priority
 from engine.media.spectrogram import BIN_HZ, Spectrogram, SpectrogramSource, open_spectrogram
 
 DYNAMIC_RANGE_DB = 80.0
-FREQUENCY_TICKS_HZ = (100, 250, 440, 1000, 1760, 4000, 8000)
+FREQUENCY_TICKS_HZ = (100, 440, 1760, 5000)  # evenly spread on the mel axis; the beeps' pitches
 REQUERY_DELAY_MS = 60
+QWIDGETSIZE_MAX = 16777215
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class SpectrogramTier(pg.PlotItem):
         """Hidden: nothing is computed; shown again: the visible range is fetched."""
         self.enabled = enabled
         self.setVisible(enabled)
+        self.setMaximumHeight(QWIDGETSIZE_MAX if enabled else 0)  # hidden: its layout row collapses
         if enabled:
             self._requery_soon.start()
 

@@ -118,10 +118,13 @@ def test_tags_filter_the_browser_and_timestamps_seek(qtbot, window, tools, tiny_
 def test_the_spectrogram_tier_is_a_toggle(qtbot, window, tools, tiny_bench):
     tier = window.timeline.spectrogram
     assert not tier.enabled and tier.requests == 0
+    qtbot.waitUntil(lambda: tier.geometry().height() < 1, timeout=3000)  # hidden: no empty row
     window.selection.select_item(tiny_bench.items[0].index)
     with qtbot.waitSignal(tier.drawn, timeout=20000):
         tools.spectrogram_action.setChecked(True)
     assert tier.isVisible() and tier.shown is not None
     assert window.settings.value("view/spectrogram", type=bool)
+    assert tier.geometry().height() > 20
     tools.spectrogram_action.setChecked(False)
     assert not tier.isVisible()
+    qtbot.waitUntil(lambda: tier.geometry().height() < 1, timeout=3000)  # its row gives the space back

@@ -108,4 +108,4 @@ def test_frequency_ticks_are_in_order_and_labelled():
     ticks = frequency_ticks()
     rows = [row for row, _ in ticks]
     assert rows == sorted(rows)
-    assert ("1k" in [label for _, label in ticks]) and ("440" in [label for _, label in ticks])
+    assert [label for _, label in ticks] == ["100", "440", "1.76k", "5k"]
