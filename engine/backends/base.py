@@ -151,8 +151,11 @@ def create_backend(name: str, **options: Any) -> Backend:
 
 
 # Modules that call register_backend at import; each keeps heavy imports inside functions.
-_BUILTIN_MODULES: tuple[str, ...] = ("engine.backends.replay", "engine.backends.baseline",
-                                     "engine.backends.transformers_backend")
+_BUILTIN_MODULES: tuple[str, ...] = (
+    "engine.backends.replay",
+    "engine.backends.baseline",
+    "engine.backends.transformers_backend",
+)
 
 
 def _load_builtin_backends() -> None:

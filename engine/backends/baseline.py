@@ -32,6 +32,7 @@ from engine.backends.signals import (
 
 SAMPLE_FPS = 4.0
 MAX_SAMPLED_FRAMES = 1000
+AUDIO_BLOCK_S = 60.0  # audio is analysed in blocks of the track: bounded memory on hour-long videos
 _MAX_SIDE = 640
 _SAME_OBJECT_IOU = 0.3
 
@@ -97,7 +98,7 @@ class MeasureCache:
 
     def __init__(self) -> None:
         self.blobs: dict[tuple[str, int], tuple[float, list[Blob]]] = {}
-        self.sounds: dict[tuple[str, float, float], list[SoundEvent]] = {}
+        self.sounds: dict[tuple[str, float, float], list[SoundEvent]] = {}  # (video, block, 0)
 
     def remember_blobs(self, key: tuple[str, int], value: tuple[float, list[Blob]]) -> None:
         if len(self.blobs) >= self.MAX_FRAMES:
@@ -136,29 +137,42 @@ class Answerer:
             raise Cancelled("cancelled")
 
     def _sounds(self) -> list[SoundEvent]:
+        """Sound events overlapping the span, from fixed blocks of the track cached per video."""
+        start, end = self.span
+        first, last = int(start // AUDIO_BLOCK_S), int(max(start, end - 1e-6) // AUDIO_BLOCK_S)
+        events = [e for k in range(first, last + 1) for e in self._block_sounds(k)]
+        inside = [e for e in events if e.end > start and e.start < end]
+        return select_sounds(inside, self.query.sound, self.query.pitch)
+
+    def _block_sounds(self, block: int) -> list[SoundEvent]:
+        """Events starting in block `block` (read with 1 s more, so an event at its end is whole)."""
         from engine.media.errors import NoAudioError
         from engine.media.sampling import sample_audio
 
-        start, end = self.span
-        key = (self.request.video_path, start, end)
+        key = (self.request.video_path, float(block), 0.0)
         if key not in self.measured.sounds:
+            self._check_cancel()
+            origin = block * AUDIO_BLOCK_S
             try:
-                samples = sample_audio(self.request.video_path, start, end)
+                samples = sample_audio(self.request.video_path, origin, origin + AUDIO_BLOCK_S + 1.0)
             except NoAudioError:
                 samples = None
-            self.measured.sounds[key] = [] if samples is None else sound_events(samples, offset=start)
-        return select_sounds(self.measured.sounds[key], self.query.sound, self.query.pitch)
+            events = [] if samples is None else sound_events(samples, offset=origin)
+            self.measured.sounds[key] = [e for e in events if e.start < origin + AUDIO_BLOCK_S]
+        return self.measured.sounds[key]
 
-    def _timeline(self) -> list[tuple[float, list[Blob]]]:
-        """(time, matching blobs) at SAMPLE_FPS over the span (at most MAX_SAMPLED_FRAMES frames)."""
+    def _timeline(self) -> tuple[list[tuple[float, list[Blob]]], float]:
+        """(time, matching blobs) on a grid of the video's clock (so items share decoded frames),
+        SAMPLE_FPS or coarser to stay under MAX_SAMPLED_FRAMES; and the grid step."""
         from engine.backends.inputs import video_facts
 
         facts = video_facts(self.request.video_path)
         start, end = self.span
-        count = int(min(MAX_SAMPLED_FRAMES, max(2, (end - start) * SAMPLE_FPS)))
-        times = np.linspace(start, end, count, endpoint=False)
+        base = 1.0 / SAMPLE_FPS
+        step = base * max(1, int(np.ceil((end - start) / MAX_SAMPLED_FRAMES / base)))
+        times = np.arange(np.ceil(start / step) * step, max(end, start + step), step)
         indices = sorted({facts.index_at(float(t)) for t in times})
-        return [(t, [b for b in blobs if self._matches(b)]) for t, blobs in self._blobs_at(indices)]
+        return [(t, [b for b in blobs if self._matches(b)]) for t, blobs in self._blobs_at(indices)], step
 
     def _blobs_at(self, indices: list[int]) -> list[tuple[float, list[Blob]]]:
         from engine.media.sampling import sample_frames
@@ -182,7 +196,8 @@ class Answerer:
         q = self.query
         if q.shape is None and q.colour is None:
             return _merge([(e.start, e.end) for e in self._sounds()], gap=0.1)
-        episodes = _episodes(self._timeline(), 1.0 / SAMPLE_FPS)
+        timeline, step = self._timeline()
+        episodes = _episodes(timeline, step)
         if q.with_sound and q.sound:
             sounds = self._sounds()
             episodes = [ep for ep in episodes if any(s.start < ep[1] and s.end > ep[0] for s in sounds)]
@@ -191,7 +206,7 @@ class Answerer:
     # ---- objects and attributes over the span
     def _object_count(self) -> tuple[int, str]:
         q = self.query
-        timeline = self._timeline()
+        timeline, _ = self._timeline()
         if q.at_sound:
             moment = self._sound_moment()
             if moment is not None:

@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="which omni model to build (default qwen2.5-omni; qwen3-omni: a tiny MoE thinker)")
     tiny.set_defaults(run=_run_tiny_model)
 
-    full = dev_sub.add_parser("full-layout", help="re-wrap a thinker checkpoint (e.g. a fine-tune) as a full one")
+    full = dev_sub.add_parser("full-layout", help="re-wrap a thinker checkpoint (a fine-tune, or a LoRA adapter on one) as a full one")
     full.add_argument("thinker_dir", type=Path)
     full.add_argument("out", type=Path, help="new or empty folder")
     full.set_defaults(run=_run_full_layout)
@@ -37,7 +37,7 @@ def _run_tiny_model(args: argparse.Namespace) -> int:
 
 
 def _run_full_layout(args: argparse.Namespace) -> int:
-    from engine.dev.tiny_model import wrap_full_layout
+    from engine.dev.full_layout import wrap_full_layout
 
     out = wrap_full_layout(args.thinker_dir, args.out)
     print(f"wrote the full-layout checkpoint to {out}")

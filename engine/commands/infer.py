@@ -67,12 +67,15 @@ def _run(spec, items, builder) -> int:
     from engine.backends.base import create_backend
     from engine.progress import ProgressBar
     from engine.runs import ResultsFile, run_batch
+    from engine.runs.manifest import check_same_protocol
 
+    check_same_protocol(spec.out, spec.protocol)
+    known = {"backend": spec.backend, "reasoning": spec.reasoning, "prompt_set": builder.prompts.name,
+             "prompt_hash": builder.prompts.hash}
+    ResultsFile.precheck(spec.out, known)  # refuse before loading a model; `model` is known after
     backend = create_backend(spec.backend, **spec.backend_options())
     try:
-        identity = {"backend": spec.backend, "model": backend.model_id, "reasoning": spec.reasoning,
-                    "prompt_set": builder.prompts.name, "prompt_hash": builder.prompts.hash}
-        results = ResultsFile.open(spec.out, identity)
+        results = ResultsFile.open(spec.out, {**known, "model": backend.model_id})
         if results.torn_bytes:
             print(f"{spec.out}: removed a torn last line ({results.torn_bytes} bytes) left by an interrupted run",
                   file=sys.stderr)

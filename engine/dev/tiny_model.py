@@ -9,7 +9,6 @@ trainers decode with special tokens skipped and the format reward must still see
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -93,6 +92,8 @@ def build_tiny_model(out_dir: str | Path, full_layout: bool = False, seed: int =
         thinker.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         out.rmdir()
+        from engine.dev.full_layout import wrap_full_layout
+
         return wrap_full_layout(tmp, out)
 
 
@@ -198,92 +199,3 @@ def _qwen3_config_kwargs(tokenizer) -> dict:
                  downsample_hidden_size=16, num_mel_bins=128)
     return dict(text_config=text, vision_config=vision, audio_config=audio, audio_token_id=ids("<|AUDIO|>"),
                 image_token_id=ids("<|IMAGE|>"), video_token_id=ids("<|VIDEO|>"), **_token_ids(tokenizer))
-
-
-THINKER_MODEL_TYPE = "qwen2_5_omni_thinker"
-FULL_MODEL_TYPE = "qwen2_5_omni"
-_WEIGHT_INDEX = "model.safetensors.index.json"
-_TALKER_SHARED_IDS = ("audio_token_index", "image_token_index", "video_token_index", "audio_start_token_id",
-                      "audio_end_token_id", "vision_start_token_id", "vision_end_token_id")
-
-
-def wrap_full_layout(thinker_dir: str | Path, out_dir: str | Path) -> Path:
-    """Re-wrap a thinker-only checkpoint as a full Qwen2_5OmniForConditionalGeneration one.
-
-    vLLM serves only the full layout. Weights are renamed shard by shard (`thinker.` prefix,
-    the official checkpoint's key names), so memory stays at one shard; the talker is left out
-    (`enable_audio_output: false`) and an empty speaker map lets transformers load it too
-    (generate text with `model.thinker.generate`: the full class's own generate wants a speaker).
-    """
-    source, out = Path(thinker_dir), Path(out_dir)
-    thinker_config = _read_thinker_config(source)
-    shards = sorted(source.glob("*.safetensors"))
-    if not shards:
-        raise UserError(f"{source} holds no .safetensors weights (a PEFT adapter must be merged first)")
-    if out.exists() and any(out.iterdir()):
-        raise UserError(f"{out} is not empty; choose a new folder for the full checkpoint")
-    out.mkdir(parents=True, exist_ok=True)
-    for shard in shards:
-        _rename_shard(shard, out / shard.name)
-    _write_index(source, out)
-    _write_full_config(thinker_config, out)
-    _copy_side_files(source, out)
-    import torch
-
-    torch.save({}, out / "spk_dict.pt")
-    return out
-
-
-def _read_thinker_config(source: Path) -> dict:
-    config_path = source / "config.json"
-    if not config_path.is_file():
-        raise UserError(f"{source} is not a model folder (no config.json)")
-    config = json.loads(config_path.read_text())
-    model_type = config.get("model_type")
-    if model_type == FULL_MODEL_TYPE:
-        raise UserError(f"{source} is already a full Qwen2.5-Omni checkpoint")
-    if model_type != THINKER_MODEL_TYPE:
-        raise UserError(f"{source} holds a {model_type!r} model, not a Qwen2.5-Omni thinker")
-    return config
-
-
-def _rename_shard(source: Path, target: Path) -> None:
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
-    with safe_open(str(source), framework="pt") as reader:
-        tensors = {f"thinker.{key}": reader.get_tensor(key) for key in reader.keys()}
-    save_file(tensors, str(target), metadata={"format": "pt"})
-
-
-def _write_index(source: Path, out: Path) -> None:
-    index_path = source / _WEIGHT_INDEX
-    if not index_path.is_file():
-        return
-    index = json.loads(index_path.read_text())
-    index["weight_map"] = {f"thinker.{k}": v for k, v in index["weight_map"].items()}
-    (out / _WEIGHT_INDEX).write_text(json.dumps(index, indent=2))
-
-
-def _write_full_config(thinker_config: dict, out: Path) -> None:
-    from transformers import Qwen2_5OmniConfig
-
-    thinker = {k: v for k, v in thinker_config.items()
-               if k not in ("architectures", "transformers_version", "dtype", "torch_dtype")}
-    # The talker is not built (no audio output); its token ids follow the thinker's.
-    talker = {key: thinker[key] for key in _TALKER_SHARED_IDS if key in thinker}
-    config = Qwen2_5OmniConfig(thinker_config=thinker, talker_config=talker, enable_audio_output=False)
-    config.architectures = ["Qwen2_5OmniForConditionalGeneration"]
-    if "dtype" in thinker_config or "torch_dtype" in thinker_config:
-        config.dtype = thinker_config.get("dtype") or thinker_config.get("torch_dtype")
-    config.save_pretrained(out)
-
-
-def _copy_side_files(source: Path, out: Path) -> None:
-    """Tokenizer, processor, chat template and generation config travel unchanged."""
-    import shutil
-
-    skip = {"config.json", _WEIGHT_INDEX}
-    for path in source.iterdir():
-        if path.is_file() and path.suffix != ".safetensors" and path.name not in skip:
-            shutil.copy2(path, out / path.name)

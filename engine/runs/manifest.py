@@ -6,10 +6,12 @@ command line; the rows themselves stay in the JSONL. Rewritten atomically after 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 
+from engine.errors import UserError
 from engine.io import write_json_atomic
 
 
@@ -26,3 +28,16 @@ def write_manifest(out: str | Path, spec: dict, identity: dict, status: str, tot
         "started": started, "updated": time.time(), "pid": os.getpid(),
         "identity": identity, "spec": spec,
     })
+
+
+def check_same_protocol(out: str | Path, protocol: str) -> None:
+    """Rows do not name their protocol; the manifest does. Refuse to mix protocols in one file."""
+    path = manifest_path(out)
+    if not Path(out).exists() or not path.exists():
+        return
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8")).get("spec", {}).get("protocol")
+    except (OSError, ValueError, AttributeError):
+        return
+    if earlier and earlier != protocol:
+        raise UserError(f"{out} holds {earlier} answers (see {path.name}); give another --out for --protocol {protocol}")

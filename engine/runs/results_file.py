@@ -41,7 +41,7 @@ class ResultsFile:
     @classmethod
     def open(cls, path: str | Path, identity: dict) -> ResultsFile:
         """Load earlier rows (repairing a torn tail); RunMismatch if they come from another setup."""
-        results = cls(Path(path), dict(identity))
+        results = cls(Path(path), {key: identity[key] for key in IDENTITY_FIELDS})
         if results.path.exists():
             results.torn_bytes = _cut_torn_tail(results.path)
             for number, row in _rows(results.path):
@@ -49,11 +49,20 @@ class ResultsFile:
                 results.latest[row["index"]] = row
         return results
 
+    @classmethod
+    def precheck(cls, path: str | Path, identity: dict) -> None:
+        """RunMismatch on the fields given (e.g. all but `model`), before an expensive model load."""
+        results = cls(Path(path), dict(identity))
+        if results.path.exists():
+            for number, row in _rows(results.path, tolerate_torn_tail=True):
+                results._check(row, number)
+
     def _check(self, row: dict, number: int) -> None:
         found = row_identity(row)
-        if found != self.identity:
+        keys = [k for k in IDENTITY_FIELDS if k in self.identity]
+        if any(found[k] != self.identity[k] for k in keys):
             differs = ", ".join(f"{k} {found[k]!r} (now {self.identity[k]!r})"
-                                for k in IDENTITY_FIELDS if found[k] != self.identity[k])
+                                for k in keys if found[k] != self.identity[k])
             raise RunMismatch(f"{self.path} line {number} was made with {differs}; "
                               "give another --out, or the same settings to resume it")
 
@@ -69,11 +78,13 @@ class ResultsFile:
         self.latest[row["index"]] = row
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict]]:
+def _rows(path: Path, tolerate_torn_tail: bool = False) -> Iterator[tuple[int, dict]]:
     with open(path, encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
+            if tolerate_torn_tail and not line.endswith("\n"):
+                return
             try:
                 row = json.loads(line)
             except ValueError:

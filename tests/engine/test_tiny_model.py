@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.dev.tiny_model import REASONING_TOKENS, wrap_full_layout
+from engine.dev.full_layout import wrap_full_layout
+from engine.dev.tiny_model import REASONING_TOKENS
 from engine.errors import UserError
 
 OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -89,6 +90,27 @@ def test_full_layout_refuses_bad_folders(tiny_model_dir: Path, tmp_path: Path) -
         wrap_full_layout(full_dir, tmp_path / "again")
     with pytest.raises(UserError, match="not empty"):
         wrap_full_layout(tiny_model_dir, full_dir)
+
+
+def test_full_layout_of_a_lora_adapter_holds_the_merged_weights(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+
+    base = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(tiny_model_dir)
+    config = LoraConfig(r=4, lora_alpha=8, init_lora_weights=False,
+                        target_modules=r".*model\.layers\.\d+\.self_attn\.(q_proj|v_proj)")
+    adapted = get_peft_model(base, config)
+    adapted.save_pretrained(tmp_path / "adapter")
+    ids = torch.tensor([[1, 20, 30, 40]])
+    with torch.no_grad():
+        expected = adapted(input_ids=ids).logits
+    full_dir = wrap_full_layout(tmp_path / "adapter", tmp_path / "full")
+    thinker = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(full_dir)
+    with torch.no_grad():
+        got = thinker(input_ids=ids).logits
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert (full_dir / "tokenizer.json").is_file() and (full_dir / "processor_config.json").is_file()
 
 
 @pytest.mark.slow

@@ -64,6 +64,7 @@ def test_tiny_model_answers_a_synthetic_item_through_the_worker(backend, long_re
     items, requests = long_requests
     request = requests[0]
     assert any(kind == "audio" for kind, _ in request.segments) and request.audio_spans
+    assert backend.worker.info["hub_offline"] is True and backend.worker.info["trust_remote_code"] is False
     chunks = list(backend.generate(request))
     stats = backend.last_stats
     assert len(chunks) >= 2, chunks  # streamed, not one final string

@@ -88,7 +88,10 @@ class TransformersModel:
         if options.get("debug"):
             self._count_encoder_calls()
         self._stats: dict[str, Any] = {}
+        from huggingface_hub import constants as hub_constants
+
         self.info = {"model_id": str(folder.path), **folder.to_json(), "device": self.device,
+                     "hub_offline": bool(hub_constants.HF_HUB_OFFLINE), "trust_remote_code": trust,
                      "dtype": str(self.dtype).replace("torch.", ""), "transformers": transformers.__version__,
                      "torch": torch.__version__, "load_seconds": round(time.monotonic() - started, 3)}
 

@@ -44,6 +44,9 @@ def test_replay_writes_rows_and_the_benchmark_folder(tiny_bench, tiny_items, tmp
                    "clue", "--out", str(out))
     assert other.returncode == 2 and "Traceback" not in other.stderr
     assert other.stderr.count("\n") == 1 and "was made with model" in other.stderr
+    mixed = _infer(tiny_bench, "--backend", "replay", "--source", str(tiny_bench.oracle_direct), "--protocol",
+                   "long", "--out", str(out))
+    assert mixed.returncode == 2 and "holds clue answers" in mixed.stderr and len(_rows(out)) == len(rows)
 
 
 def test_dry_run_writes_requests_not_answers(tiny_bench, tiny_items, tmp_path):

@@ -93,6 +93,9 @@ def test_another_model_or_prompt_set_is_refused(tmp_path):
         with pytest.raises(RunMismatch, match=key):
             ResultsFile.open(out, {**IDENTITY, key: value})
     assert ResultsFile.open(out, IDENTITY).done() == {1}
+    ResultsFile.precheck(out, {k: v for k, v in IDENTITY.items() if k != "model"})
+    with pytest.raises(RunMismatch, match="prompt_set"):
+        ResultsFile.precheck(out, {"backend": "test", "prompt_set": "default"})
 
 
 def test_torn_last_line_is_cut_and_its_item_rerun(tmp_path):
