@@ -155,6 +155,8 @@ _BUILTIN_MODULES: tuple[str, ...] = (
     "engine.backends.replay",
     "engine.backends.baseline",
     "engine.backends.transformers_backend",
+    "engine.backends.openai_http",
+    "engine.backends.ola_backend",
 )
 
 

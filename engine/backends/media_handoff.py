@@ -50,8 +50,14 @@ class MediaFiles:
     """The .npy files of one request; use as a context manager so they are always removed."""
 
     def __init__(self, media: RequestMedia, parent: str | os.PathLike | None = None) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="avr-media-", dir=parent or shared_memory_dir()))
-        self.payload = self._write(media)
+        needed = media.frames.nbytes + sum(clip.nbytes for clip in media.audio)
+        self.folder = Path(tempfile.mkdtemp(prefix="avr-media-", dir=parent or shared_memory_dir(needed)))
+        try:
+            self.payload = self._write(media)
+        except OSError as exc:
+            self.cleanup()
+            raise BackendError(f"cannot hand the frames to the worker ({needed / 1e6:.0f} MB in {self.folder.parent}): "
+                               f"{exc.strerror or exc}") from None
 
     def _write(self, media: RequestMedia) -> dict[str, Any]:
         frames = None
@@ -76,10 +82,19 @@ class MediaFiles:
         self.cleanup()
 
 
-def shared_memory_dir() -> str | None:
-    """/dev/shm when it is a writable folder (files there live in memory), else the temp dir."""
+def shared_memory_dir(needed_bytes: int = 0) -> str | None:
+    """/dev/shm (files there live in memory) when writable with room to spare, else the temp dir.
+
+    Containers often mount a 64 MB /dev/shm: 50 frames of 720p are 138 MB.
+    """
     shm = "/dev/shm"
-    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    if not (os.path.isdir(shm) and os.access(shm, os.W_OK)):
+        return None
+    try:
+        free = shutil.disk_usage(shm).free
+    except OSError:
+        return None
+    return shm if free > 2 * needed_bytes + (64 << 20) else None
 
 
 def load_media_files(payload: dict[str, Any]) -> RequestMedia:

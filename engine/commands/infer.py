@@ -31,6 +31,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--export-folder", type=Path, help="also write the benchmark's folder layout here")
     p.add_argument("--source", type=Path, help="replay: the prediction folder or JSONL to answer from")
     p.add_argument("--trust-remote-code", action="store_true", help="let transformers run a model folder's own code")
+    servers = p.add_argument_group("servers (--backend openai: any OpenAI-compatible server, e.g. vLLM)")
+    servers.add_argument("--url", action="append", default=[],
+                         help="server base URL, e.g. http://127.0.0.1:8000/v1; repeat it to spread requests")
+    servers.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key")
+    servers.add_argument("--concurrency", type=int, default=1, help="items in flight at once (default 1)")
+    servers.add_argument("--request-timeout", type=float, help="seconds per HTTP attempt (default 600)")
+    servers.add_argument("--retries", type=int, help="retries on 5xx, timeouts, dropped connections (default 4)")
+    servers.add_argument("--audio-part", choices=("input_audio", "audio_url"),
+                         help="how audio travels: input_audio (OpenAI, default) or audio_url (vLLM)")
+    p.add_argument("--python", help="ola: the Python of your Ola environment (experimental backend)")
     p.add_argument("--dry-run", action="store_true",
                    help="write the rendered requests to --out instead of running a model")
     p.set_defaults(run=run_infer)
@@ -45,6 +55,8 @@ def spec_from_args(args: argparse.Namespace):
         frames_as=args.frames_as, max_pixels=args.max_pixels, audio=not args.no_audio,
         max_new_tokens=args.max_new_tokens, limit=args.limit, export_folder=args.export_folder,
         source=args.source, trust_remote_code=args.trust_remote_code,
+        urls=tuple(args.url), api_key_env=args.api_key_env, concurrency=args.concurrency,
+        request_timeout=args.request_timeout, retries=args.retries, audio_part=args.audio_part, python=args.python,
     )
 
 

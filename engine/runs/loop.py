@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
 from engine.backends.base import Backend, BackendError, Cancelled, GenerationTimeout
 from engine.benchmark import Item
 from engine.errors import UserError
+from engine.runs.concurrent import answer_concurrently
 from engine.runs.manifest import write_manifest
 from engine.runs.results_file import ResultsFile
 from engine.runs.spec import RunSpec
@@ -57,12 +58,9 @@ def run_batch(spec: RunSpec, items: Sequence[Item], backend: Backend, build_requ
 
     manifest("running")
     status = "finished"
+    rows = _rows(spec, pending, backend, build_request, results.identity, cancel)
     try:
-        for position, item in enumerate(pending, start=1):
-            if cancel is not None and cancel.is_set():
-                status = "interrupted"
-                break
-            row = answer_item(spec, item, backend, build_request, results.identity, cancel)
+        for position, row in enumerate(rows, start=1):
             results.append(row)
             if row["error"] is None:
                 answered += 1
@@ -71,15 +69,40 @@ def run_batch(spec: RunSpec, items: Sequence[Item], backend: Backend, build_requ
                 failed += 1
             manifest("running")
             if on_item is not None:
-                on_item(ItemDone(item.index, position, total, row["seconds"], row["error"], answered, failed))
+                on_item(ItemDone(row["index"], position, total, row["seconds"], row["error"], answered, failed))
+        if answered + failed < total:
+            status = "interrupted"
     except KeyboardInterrupt:
         manifest("interrupted", "stopped by the user")
         raise
     except BaseException as exc:
         manifest("failed", f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        rows.close()  # stops the items still in flight (concurrent backends)
     manifest(status)
     return RunSummary(len(items), len(items) - total, answered, failed, status)
+
+
+def _rows(spec: RunSpec, pending: Sequence[Item], backend: Backend, build_request: Callable, identity: dict,
+          cancel: threading.Event | None) -> Generator[dict, None, None]:
+    """Rows for the pending items as they finish: one at a time, or several in flight for
+    backends that declare a `concurrency` above 1 (servers); this thread writes them either way."""
+    concurrency = int(getattr(backend, "concurrency", 1) or 1)
+    if concurrency > 1:
+        def answer(item: Item, stop: threading.Event) -> dict:
+            return answer_item(spec, item, backend, build_request, identity, stop)
+
+        return answer_concurrently(pending, answer, concurrency, cancel)
+    return _one_at_a_time(spec, pending, backend, build_request, identity, cancel)
+
+
+def _one_at_a_time(spec: RunSpec, pending: Sequence[Item], backend: Backend, build_request: Callable,
+                   identity: dict, cancel: threading.Event | None) -> Generator[dict, None, None]:
+    for item in pending:
+        if cancel is not None and cancel.is_set():
+            return
+        yield answer_item(spec, item, backend, build_request, identity, cancel)
 
 
 def answer_item(spec: RunSpec, item: Item, backend: Backend, build_request: Callable, identity: dict,

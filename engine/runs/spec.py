@@ -31,6 +31,13 @@ class RunSpec:
     source: Path | None = None
     item_timeout: float | None = DEFAULT_ITEM_TIMEOUT
     trust_remote_code: bool = False
+    urls: tuple[str, ...] = ()
+    api_key_env: str | None = None
+    concurrency: int = 1
+    request_timeout: float | None = None
+    retries: int | None = None
+    audio_part: str | None = None
+    python: str | None = None
 
     def validate(self) -> None:
         """One-line UserErrors for values argparse cannot check."""
@@ -46,6 +53,8 @@ class RunSpec:
             raise UserError(f"--limit must not be negative, got {self.limit}")
         if not Path(self.videos).is_dir():
             raise UserError(f"--videos {self.videos}: no such folder")
+        if self.concurrency < 1:
+            raise UserError(f"--concurrency must be at least 1, got {self.concurrency}")
         if self.out.is_dir():
             raise UserError(f"--out {self.out} is a folder; give a .jsonl file")
 
@@ -55,5 +64,9 @@ class RunSpec:
     def backend_options(self) -> dict:
         """The standard keywords every backend factory receives (engine.backends.base.create_backend)."""
         return {"model": self.model, "max_pixels": self.max_pixels, "max_new_tokens": self.max_new_tokens,
-                "trust_remote_code": self.trust_remote_code, "source": str(self.source) if self.source else None, "url": None,
-                "timeout": self.item_timeout}
+                "trust_remote_code": self.trust_remote_code, "source": str(self.source) if self.source else None,
+                "url": list(self.urls) or None, "timeout": self.item_timeout,
+                # servers (engine.backends.openai_http) and the Ola worker (engine.backends.ola_backend)
+                "api_key_env": self.api_key_env, "concurrency": self.concurrency,
+                "request_timeout": self.request_timeout, "retries": self.retries, "audio_part": self.audio_part,
+                "python": self.python}

@@ -142,3 +142,31 @@ def test_cli_refuses_non_empty_folder(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "not empty" in done.stderr and "Traceback" not in done.stderr
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_the_qwen3_omni_thinker_class_reads_a_full_layout(tmp_path: Path) -> None:
+    """What the transformers backend relies on for Qwen3-Omni full checkpoints (`thinker.` keys)."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    from transformers import Qwen3OmniMoeConfig, Qwen3OmniMoeThinkerForConditionalGeneration
+
+    from engine.backends.model_folder import inspect_model_folder
+    from engine.dev.tiny_model import build_tiny_model
+
+    thinker_dir = build_tiny_model(tmp_path / "thinker", family="qwen3_omni")
+    full_dir = tmp_path / "full"
+    full_dir.mkdir()
+    with safe_open(str(thinker_dir / "model.safetensors"), "pt") as reader:
+        save_file({f"thinker.{k}": reader.get_tensor(k) for k in reader.keys()}, str(full_dir / "model.safetensors"),
+                  metadata={"format": "pt"})
+    thinker_config = json.loads((thinker_dir / "config.json").read_text())
+    thinker_config.pop("architectures")
+    Qwen3OmniMoeConfig(thinker_config=thinker_config, enable_audio_output=False).save_pretrained(full_dir)
+    folder = inspect_model_folder(full_dir)
+    assert (folder.family, folder.layout) == ("qwen3_omni", "full")
+    ids = torch.tensor([[1, 20, 30, 40]])
+    with torch.no_grad():
+        expected = Qwen3OmniMoeThinkerForConditionalGeneration.from_pretrained(thinker_dir)(input_ids=ids).logits
+        got = Qwen3OmniMoeThinkerForConditionalGeneration.from_pretrained(full_dir)(input_ids=ids).logits
+    assert torch.equal(got, expected)

@@ -22,6 +22,8 @@ import json
 import os
 import platform
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
@@ -113,6 +115,7 @@ def serve(worker_name: str, load: Callable[[dict[str, Any]], WorkerModel], argv:
     "oom"); unclassified exceptions are "model" errors. Tracebacks go to stderr (the log).
     """
     channel = channel_from_argv(sys.argv[1:] if argv is None else argv)
+    exit_when_parent_dies()
     channel.send({"type": "hello", "protocol": PROTOCOL_VERSION, "worker": worker_name, "pid": os.getpid(),
                   "python": platform.python_version()})
     try:
@@ -154,6 +157,23 @@ def _answer_requests(channel: Channel, model: WorkerModel,
             traceback.print_exc()
             kind = exc.kind if isinstance(exc, WorkerError) else (classify(exc) if classify else None)
             channel.send(error_message(kind or KIND_MODEL, _describe(exc), request_id))
+
+
+def exit_when_parent_dies(poll_seconds: float = 1.0) -> None:
+    """Exit at once if the parent goes away (even `kill -9`), not after the current generation.
+
+    The worker runs in its own session, so no signal reaches it when the parent dies; its
+    parent id changes instead (re-parented to init or a subreaper).
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_seconds)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _describe(exc: BaseException) -> str:

@@ -140,3 +140,58 @@ def test_protocol_module_is_standard_library_only() -> None:
     imports = {line.split()[1].split(".")[0] for line in source.splitlines()
                if line.startswith(("import ", "from "))}
     assert imports <= set(sys.stdlib_module_names) | {"__future__"}, imports
+
+
+def test_media_files_round_trip_and_fall_back_from_a_small_shm(tmp_path: Path, monkeypatch) -> None:
+    import numpy as np
+
+    from engine.backends import media_handoff
+    from engine.backends.media_handoff import MediaFiles, RequestMedia, load_media_files
+
+    frames = np.arange(2 * 4 * 6 * 3, dtype=np.uint8).reshape(2, 4, 6, 3)
+    media = RequestMedia(frames, (np.linspace(-1, 1, 160, dtype=np.float32),))
+    with MediaFiles(media, parent=tmp_path) as files:
+        back = load_media_files(files.payload)
+        assert np.array_equal(back.frames, frames) and np.array_equal(back.audio[0], media.audio[0])
+        assert files.payload["frames"]["shape"] == [2, 4, 6, 3] and files.payload["audio"][0]["samples"] == 160
+    assert not files.folder.exists()
+    # A /dev/shm without room for the frames is not used (the temp dir is).
+    monkeypatch.setattr(media_handoff.shutil, "disk_usage", lambda _: type("U", (), {"free": 10 << 20})())
+    assert media_handoff.shared_memory_dir(needed_bytes=138 << 20) is None
+
+
+def test_the_worker_exits_when_its_parent_is_killed(python310: str, tmp_path: Path) -> None:
+    import signal
+    import textwrap
+    import time
+
+    import psutil
+
+    parent_script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parents[3])!r})
+        from tests.engine.workers.test_worker_process import _worker
+        from pathlib import Path
+        worker = _worker({python310!r}, Path({str(tmp_path)!r}))
+        worker.start()
+        print(worker.pid, flush=True)
+        payload = {{"request": {{"text": "a b c"}}, "frames": None, "audio": [], "options": {{"behaviour": "hang"}}}}
+        for _ in worker.request(payload):
+            pass
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", parent_script], stdout=subprocess.PIPE, text=True)
+    worker_pid = int(parent.stdout.readline())
+    time.sleep(0.5)  # the worker is now inside a generation that would last a minute
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(worker_pid).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(worker_pid, signal.SIGKILL)
+        pytest.fail("the worker outlived its parent by 10 s")
