@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QDockWidget, QFileDialog, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from avr_studio.models.annotations import Annotations
 from avr_studio.models.error_totals import ALL, error_totals
@@ -95,6 +95,8 @@ class RunTools(QObject):
             action.setText(f"&{title} panel")
             action.setShortcut(keys)
             menu.addAction(action)
+        runs_folder = menu.addAction("Runs &folder for the Run panel...")
+        runs_folder.triggered.connect(self._ask_runs_root)
         menu.addSeparator()
         self.spectrogram_action = QAction("&Spectrogram tier", self.window)
         self.spectrogram_action.setCheckable(True)
@@ -125,6 +127,12 @@ class RunTools(QObject):
             return Path(chosen)
         dataset = self.window.session.dataset_path
         return (dataset.parent if dataset else Path.cwd()) / "studio_runs"
+
+    def _ask_runs_root(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Where the Run panel writes its runs", str(self.runs_root()))
+        if folder:
+            self.window.settings.setValue(RUNS_ROOT_KEY, folder)
+            self.window.show_status(f"runs go to {folder}")
 
     def shown_items(self) -> list:
         session = self.window.session
