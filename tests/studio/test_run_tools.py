@@ -128,3 +128,16 @@ def test_the_spectrogram_tier_is_a_toggle(qtbot, window, tools, tiny_bench):
     tools.spectrogram_action.setChecked(False)
     assert not tier.isVisible()
     qtbot.waitUntil(lambda: tier.geometry().height() < 1, timeout=3000)  # its row gives the space back
+
+
+def test_both_reasoning_styles_open_as_a_comparison(qtbot, window, tools, tiny_bench):
+    window.selection.select_item(tiny_bench.items[0].index)
+    panel = tools.run_panel
+    panel.reasoning.setCurrentText("both")
+    panel.protocol.setCurrentText("clue")
+    with qtbot.waitSignal(panel.compare_ready, timeout=120000):
+        assert panel.run_item()
+    qtbot.waitUntil(lambda: window.selection.compare_mode, timeout=5000)
+    assert window.selection.run_name == "baseline-thinking-clue-item0"
+    assert window.selection.compare_name == "baseline-direct-clue-item0"
+    assert window.right_panel.currentWidget() is window.compare_panel
