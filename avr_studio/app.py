@@ -22,6 +22,13 @@ def _window_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _run_pair(text: str) -> tuple[str, str]:
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise argparse.ArgumentTypeError(f"expected two run names as A,B, got {text!r}")
+    return parts[0], parts[1]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="avr-studio", description=__doc__)
     parser.add_argument("--demo", action="store_true", help="open a generated synthetic benchmark (built once, cached)")
@@ -33,6 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--select", type=int, help="item index to select")
     parser.add_argument("--seek", type=float, help="seconds to seek to after selecting")
     parser.add_argument("--run", help="run to show (default: the first)")
+    parser.add_argument("--compare", metavar="A,B", type=_run_pair,
+                        help="open the compare view of runs A and B (names as the studio shows them, or a part)")
     parser.add_argument("--tab", choices=["inspect", "summary"], default="inspect")
     parser.add_argument("--mode", choices=["official", "strict"], default="official",
                         help="answer parsing: official (the benchmark's scripts) or strict")
@@ -138,6 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     load_into(window, dataset, videos, predictions)
     if args.run:
         window.browser.run_box.setCurrentText(args.run)
+    if args.compare is not None:
+        from engine.errors import UserError
+
+        try:
+            window.compare_runs(*args.compare)
+        except UserError as exc:
+            print(f"avr-studio: error: {exc}", file=sys.stderr)
+            _close(app, window)
+            return 2
     if args.select is not None:
         window.selection.select_item(args.select)
     if args.seek is not None:
@@ -148,15 +166,19 @@ def main(argv: list[str] | None = None) -> int:
         settle(app, window)
         args.screenshot.parent.mkdir(parents=True, exist_ok=True)
         ok = window.grab().save(str(args.screenshot))
-        window.close()
-        window.deleteLater()
-        app.processEvents()
+        _close(app, window)
         print(f"screenshot: {args.screenshot}" if ok else f"could not write {args.screenshot}")
         return 0 if ok else 1
     code = app.exec()
     window.deleteLater()
     app.processEvents()
     return code
+
+
+def _close(app, window) -> None:
+    window.close()
+    window.deleteLater()
+    app.processEvents()
 
 
 if __name__ == "__main__":

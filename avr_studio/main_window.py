@@ -15,28 +15,29 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from avr_studio.media.decode_worker import prefer_gui_thread
-from avr_studio.media.playback import PlaybackController
 from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session
 from avr_studio.models.signals import disconnect_all
+from avr_studio.playback.decode_worker import prefer_gui_thread
+from avr_studio.playback.playback import PlaybackController
+from avr_studio.run_tools import RunTools
 from avr_studio.shortcuts import SHORTCUTS, help_text
 from avr_studio.widgets.browser import Browser
+from avr_studio.widgets.compare_panel import ComparePanel
 from avr_studio.widgets.player import Player
 from avr_studio.widgets.summary import Summary
 from avr_studio.widgets.timeline import Timeline
 from avr_studio.widgets.transport import Transport
 from avr_studio.widgets.wcs_panel import WcsPanel
-from engine.benchmark import DatasetError
-from engine.media import MediaError
-from engine.predictions import PredictionError
+from engine.errors import UserError
 
-USER_ERRORS = (DatasetError, PredictionError, MediaError, OSError)
 RECENT_LIMIT = 10
+STATUS_SECONDS = 6
 OBJECT_LOOP_SECONDS = 1.0  # a box clue is an instant: loop this much around it
 
 
@@ -52,9 +53,12 @@ class MainWindow(QMainWindow):
         self.playback = PlaybackController(self.playhead, audio_output, self)
         self.loop_owner: str | None = None
         self.last_error: str | None = None
+        self._error_box: QMessageBox | None = None
+        self._errors: list[str] = []
         self._build()
         self._build_actions()
         self._connect()
+        self.run_tools = RunTools(self)  # Run panel, error totals, notes, spectrogram toggle, next failure
         self.setAcceptDrops(True)
         self.resize(1600, 1000)
 
@@ -63,9 +67,14 @@ class MainWindow(QMainWindow):
         self.browser = Browser(self.session, self.selection, self.scores)
         self.player = Player(self.session, self.selection, self.playhead, self.scores)
         self.transport = Transport(self.playhead, self._transport_actions())
+        self.player.info_bar.addWidget(self.transport.clock)
         self.timeline = Timeline(self.session, self.selection, self.playhead, self.scores)
         self.wcs_panel = WcsPanel(self.session, self.selection, self.scores)
-        self.summary = Summary(self.session, self.scores)
+        self.compare_panel = ComparePanel(self.session, self.selection, self.scores)
+        self.right_panel = QStackedWidget()
+        self.right_panel.addWidget(self.wcs_panel)
+        self.right_panel.addWidget(self.compare_panel)
+        self.summary = Summary(self.session, self.scores, self.selection)
 
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
@@ -73,9 +82,9 @@ class MainWindow(QMainWindow):
         centre_layout.addWidget(self.player, 1)
         centre_layout.addWidget(self.transport)
         self.top_split = QSplitter(Qt.Orientation.Horizontal)
-        for widget in (self.browser, centre, self.wcs_panel):
+        for widget in (self.browser, centre, self.right_panel):
             self.top_split.addWidget(widget)
-        self.top_split.setSizes([420, 720, 460])
+        self.top_split.setSizes([490, 650, 460])
         self.main_split = QSplitter(Qt.Orientation.Vertical)
         self.main_split.addWidget(self.top_split)
         self.main_split.addWidget(self.timeline)
@@ -86,7 +95,12 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.audio_note = QLabel(self.playback.muted_note)
         self.audio_note.setObjectName("audioNote")
+        self.mode_label = QLabel()
+        self.mode_label.setObjectName("scoringMode")
+        self.mode_label.setToolTip("Scoring menu: official = the benchmark's scripts; strict also reads <answer> tags")
+        self.statusBar().addPermanentWidget(self.mode_label)
         self.statusBar().addPermanentWidget(self.audio_note)
+        self._show_mode()
         if self.playback.muted_note:
             self.statusBar().showMessage(self.playback.muted_note, 8000)
 
@@ -99,13 +113,15 @@ class MainWindow(QMainWindow):
             "hop_forward": lambda: self.playhead.hop(5.0),
             "prev_clue": lambda: self.jump_clue(-1),
             "next_clue": lambda: self.jump_clue(1),
+            "prev_failure": lambda: self.run_tools.next_failure(-1),
+            "next_failure": lambda: self.run_tools.next_failure(1),
             "loop_clue": lambda: self.toggle_loop("loop_clue"),
             "loop_query": lambda: self.toggle_loop("loop_query"),
             "slower": lambda: self.playhead.faster(-1),
             "faster": lambda: self.playhead.faster(1),
             "zoom_query": self.zoom_query,
             "zoom_all": self.timeline_whole,
-            "reset_edit": self.reset_edit,
+            "undo_edit": self.undo_edit,
             "next_item": lambda: self.move_item(1),
             "prev_item": lambda: self.move_item(-1),
             "help": self.show_help,
@@ -156,10 +172,18 @@ class MainWindow(QMainWindow):
     def set_scoring_mode(self, mode: str) -> None:
         self.session.set_mode(mode)
         self.mode_actions[mode].setChecked(True)
+        self._show_mode()
         self.show_status(f"scoring mode: {mode}")
+
+    def _show_mode(self) -> None:
+        self.mode_label.setText(f"scoring: {self.session.mode}")
 
     def _connect(self) -> None:
         self.selection.item_changed.connect(self._on_item)
+        self.summary.item_clicked.connect(self._open_item_from_summary)
+        self.selection.compare_mode_changed.connect(self._on_compare_mode)
+        self.compare_panel.thinking.strict_requested.connect(lambda: self.set_scoring_mode("strict"))
+        self.summary.thinking.strict_requested.connect(lambda: self.set_scoring_mode("strict"))
         self.selection.instance_changed.connect(self._on_instance)
         self.player.status.connect(self.show_status)
         self.timeline.status.connect(self.show_status)
@@ -219,41 +243,60 @@ class MainWindow(QMainWindow):
     def _guard(self, load) -> bool:
         try:
             load()
-        except USER_ERRORS as exc:
+        except UserError as exc:
             self.report_error(str(exc))
             return False
         return True
 
     def report_error(self, message: str) -> None:
-        """A non-blocking dialog plus the status bar; the window stays usable."""
+        """A non-blocking dialog plus the status bar; the window stays usable. Errors arriving while
+        the dialog is open are added to it, so none hides another."""
         self.last_error = message
         self.show_status(message)
+        box = self._error_box
+        if box is not None and box.isVisible():
+            self._errors.append(message)
+            box.setText(f"{len(self._errors)} problems:\n\n" + "\n\n".join(self._errors))
+            return
+        self._errors = [message]
         box = QMessageBox(QMessageBox.Icon.Warning, "AV-Reasoner Studio", message, QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setObjectName("errorDialog")
+        box.destroyed.connect(self._forget_error_box)
+        self._error_box = box
         box.open()
 
+    def _forget_error_box(self, *_args) -> None:
+        self._error_box = None
+
     def show_status(self, message: str) -> None:
-        self.statusBar().showMessage(message, 15000)
+        self.statusBar().showMessage(message, STATUS_SECONDS * 1000)
+
+    def dialog_dir(self) -> str:
+        """Where file dialogs start: the open dataset's folder, else the last opened path's."""
+        if self.session.dataset_path is not None:
+            return str(self.session.dataset_path.parent)
+        recent = self.recent_paths()
+        return str(Path(recent[0]).parent) if recent else ""
 
     def _ask_dataset(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open dataset", "", "Benchmark JSON (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open dataset", self.dialog_dir(), "Benchmark JSON (*.json)")
         if path:
             self.open_dataset(path)
 
     def _ask_videos(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Videos folder")
+        folder = QFileDialog.getExistingDirectory(self, "Videos folder", self.dialog_dir())
         if folder:
             self.open_videos(folder)
 
     def _ask_predictions_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Predictions folder (run or protocol folder)")
+        folder = QFileDialog.getExistingDirectory(self, "Predictions folder (run or protocol folder)", self.dialog_dir())
         if folder:
             self.add_predictions(folder)
 
     def _ask_predictions_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Predictions JSONL", "", "JSON lines (*.jsonl *.txt)")
+        path, _ = QFileDialog.getOpenFileName(self, "Predictions JSONL", self.dialog_dir(), "JSON lines (*.jsonl *.txt)")
         if path:
             self.add_predictions(path)
 
@@ -287,6 +330,7 @@ class MainWindow(QMainWindow):
 
     # ---- glue between models -------------------------------------------------------------
     def _on_item(self, index) -> None:
+        self.statusBar().clearMessage()  # a message about the previous item must not linger
         item = self.session.item(index)
         self.playhead.set_playing(False)
         self.playhead.set_loop(None)
@@ -295,6 +339,26 @@ class MainWindow(QMainWindow):
         times = item.clue_times
         start = times[0] if times else (item.query_interval[0] if item.query_interval else 0.0)
         self.playhead.seek(start)
+
+    def compare_runs(self, a: str, b: str) -> None:
+        """The compare view of runs A and B (names as shown, or an unambiguous part of one)."""
+        run_a, run_b = self.session.find_run(a), self.session.find_run(b)
+        if run_a.name == run_b.name:
+            from avr_studio.models.session import RunNameError
+
+            raise RunNameError(f"A and B are the same run ({run_a.name})")
+        self.selection.select_run(run_a.name)
+        self.selection.select_compare(run_b.name)
+        self.selection.set_compare_mode(True)
+
+    def _on_compare_mode(self, on: bool) -> None:
+        self.right_panel.setCurrentWidget(self.compare_panel if on else self.wcs_panel)
+        if on:
+            self.compare_panel.refresh()
+
+    def _open_item_from_summary(self, index: int) -> None:
+        self.selection.select_item(index)
+        self.tabs.setCurrentIndex(0)
 
     def _on_instance(self, ref) -> None:
         t = self.instance_time(ref)
@@ -383,9 +447,11 @@ class MainWindow(QMainWindow):
     def timeline_whole(self) -> None:
         self.timeline.show_whole()
 
-    def reset_edit(self) -> None:
-        if self.selection.run_name is not None and self.selection.item_index is not None:
-            self.edits.reset(self.selection.run_name, self.selection.item_index)
+    def undo_edit(self) -> None:
+        if self.selection.run_name is None or self.selection.item_index is None:
+            return
+        if not self.edits.undo(self.selection.run_name, self.selection.item_index):
+            self.show_status("nothing to undo on this item")
 
     def move_item(self, step: int) -> None:
         table = self.browser.table
@@ -408,12 +474,16 @@ class MainWindow(QMainWindow):
 
     # ---- teardown ------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
+        if not self.run_tools.confirm_close():  # a model run is going and the user keeps the window
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
         """Stop threads and the audio stream; safe to call twice."""
         self.playhead.set_playing(False)
+        self.run_tools.shutdown()
         self.playback.shutdown()
         self.player.shutdown()
         self.timeline.shutdown()

@@ -42,6 +42,9 @@ TRACK_BACKGROUND = "#1E2228"
 TEXT_ON_DARK = "#F2F2F2"
 LABEL_BACKGROUND = (0, 0, 0, 170)
 SELECTED = OKABE_ITO["yellow"]
+#: Marks where runs A and B differ (timeline) and the selected instance (frame, timeline).
+DIFFERENCE = "#FFFFFF"
+LOOP_SHADE = (240, 228, 66, 45)  # yellow, translucent: the loop range on the timeline
 
 
 def kind_colour(kind: str | None) -> str:

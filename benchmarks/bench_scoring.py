@@ -6,6 +6,11 @@ run in the same process on the same files, checks both agree, and times `avr eva
 end to end as a user runs it.
 
     python benchmarks/bench_scoring.py [--items 1027] [--clues 5845] [--repeat 5]
+
+`--large` adds the large-file check: a ~50 MB clue JSONL (73,000 rows) scored by `avr eval`
+with `--json` and with the tables (1,000 bootstrap resamples), wall time and peak memory
+(RSS of the child process) next to the reference loop on the same file; and the parse+score
+time of 5 M-character answers of several shapes.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import statistics
 import subprocess
@@ -179,12 +185,113 @@ def write_fixture(folder: Path, n_items: int, n_clues: int) -> int:
     return fx.clue_count
 
 
+# ---------------------------------------------------------------- large file
+def write_large_jsonl(path: Path, n_items: int, clues_per_item: float) -> int:
+    """One clue JSONL line per item, in the benchmark's line format (about 690 bytes a line)."""
+    fx = scoring_fixture(n_items, int(n_items * clues_per_item), seed=1)
+    with open(path, "w", encoding="utf-8") as handle:
+        for item in fx.items:
+            handle.write(json.dumps({"pred": fx.clue_preds[item.index], "gt": item.answer, "input": item.raw}) + "\n")
+    return fx.clue_count
+
+
+def naive_jsonl(path: Path) -> float:
+    """The reference loop on a JSONL file: WCS (%)."""
+    scores = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            rec = json.loads(line)
+            try:
+                scores.append(_naive_clue(rec["input"], rec["pred"]))
+            except Exception:
+                scores.append(0.0)
+    return 100 * sum(s or 0 for s in scores) / len(scores)
+
+
+def run_measured(args: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB, stdout) of one child process."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        text = out.read().decode()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed with {proc.returncode}")
+    return wall, usage.ru_maxrss / 1024, text
+
+
+def large_report(folder: Path, n_items: int) -> None:
+    path = folder / "large.jsonl"
+    clues = write_large_jsonl(path, n_items, 5.69)
+    size_mb = path.stat().st_size / 1e6
+    eval_args = [sys.executable, "-m", "engine.cli", "eval", "--predictions", str(path), "--protocol", "clue"]
+    t_json, mem_json, out = run_measured([*eval_args, "--json"])
+    t_tables, mem_tables, _ = run_measured(eval_args)
+    start = time.perf_counter()
+    naive_wcs = naive_jsonl(path)
+    t_naive = time.perf_counter() - start
+    wcs = json.loads(out)["clue"]["wcs"]
+    print(f"\nlarge file: {size_mb:.1f} MB JSONL, {n_items} clue rows, {clues} clue instances")
+    print(f"{'':34}{'wall (s)':>10}{'peak RSS (MB)':>15}")
+    print(f"{'avr eval --json':34}{t_json:>10.2f}{mem_json:>15.0f}")
+    print(f"{'avr eval (tables, 1000 boot)':34}{t_tables:>10.2f}{mem_tables:>15.0f}")
+    print(f"{'reference loop (in-process)':34}{t_naive:>10.2f}{'':>15}")
+    print(f"WCS {wcs:.4f} (reference {naive_wcs:.4f})")
+
+
+def huge_answers(n_chars: int = 5_000_000) -> dict[str, str]:
+    """Answers of about n_chars characters in shapes that used to be slow or large."""
+    box = "[10, 20, 110, 220], "
+    return {
+        "'<answer>' repeated": "<answer>" * (n_chars // 8),
+        "digits then 'a1' (strict)": "1" * (n_chars - 2) + "a1",
+        "'[x]' blocks": "[x]" * (n_chars // 3),
+        "unclosed '['": "[" * n_chars,
+        "object, one frame of boxes": '{"Frame1": [' + box * (n_chars // len(box) - 1) + "[1, 2, 3, 4]]}",
+        "event pairs": "[" + "[1.5, 2.5], " * (n_chars // 12 - 1) + "[1, 2]]",
+        "prose": "I count the things in the video. " * (n_chars // 33),
+    }
+
+
+def huge_report() -> None:
+    from engine.benchmark import item_from_json
+    from engine.scoring import score_clue, score_count
+
+    rng_items = scoring_fixture(3, 3, seed=2).items
+    object_item = item_from_json({**rng_items[0].raw, "category": "object", "answer": 2, "clue": [
+        {"timestamp": 1.0, "bbox": [10, 20, 110, 220]}, {"timestamp": 1.0, "bbox": [300, 20, 400, 220]}]})
+    event_item = item_from_json({**rng_items[0].raw, "category": "event", "answer": 2, "clue": [
+        {"start": 1.0, "end": 2.0}, {"start": 5.0, "end": 7.0}]})
+    print("\n5 M-character answers: parse + score (s)")
+    print(f"{'shape':30}{'clue (object)':>15}{'clue (event)':>14}{'count strict':>14}")
+    for name, text in huge_answers().items():
+        times = []
+        for fn, args in ((score_clue, (object_item, text, "strict")), (score_clue, (event_item, text, "strict")),
+                         (score_count, (object_item, text, None, "strict"))):
+            start = time.perf_counter()
+            fn(*args)
+            times.append(time.perf_counter() - start)
+        print(f"{name:30}{times[0]:>15.3f}{times[1]:>14.3f}{times[2]:>14.3f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=1027)
     parser.add_argument("--clues", type=int, default=5845)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--large", action="store_true", help="also the 50 MB file and the 5 M-character answers")
+    parser.add_argument("--large-items", type=int, default=73_000)
+    parser.add_argument("--only-large", action="store_true", help="skip the benchmark-sized comparison")
     args = parser.parse_args()
+    if args.large or args.only_large:
+        with tempfile.TemporaryDirectory() as tmp:
+            large_report(Path(tmp), args.large_items)
+        huge_report()
+        if args.only_large:
+            return 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         clues = write_fixture(folder, args.items, args.clues)

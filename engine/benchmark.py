@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.errors import UserError
+from engine.results import Box
 
 Category = Literal["event", "object", "attribute"]
 CATEGORIES: tuple[str, ...] = ("event", "object", "attribute")
-Box = tuple[float, float, float, float]
+#: An answer beyond this is not a count: its squared error would overflow the metrics.
+MAX_ANSWER = 10**12
 
 
 class DatasetError(UserError, ValueError):
@@ -74,18 +76,30 @@ class Item:
 
 def _num(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise DatasetError(f"{where}: expected a number, got {value!r}")
-    if not math.isfinite(value):
-        raise DatasetError(f"{where}: not a finite number ({value!r})")
-    return float(value)
+        raise DatasetError(f"{where}: expected a number, got {_short_repr(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise DatasetError(f"{where}: not a finite number ({_short_repr(value)})")
+    return number
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    """repr for a message: an item field may be megabytes long (or a 4,000-digit integer)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return f"an integer of more than {limit} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _box(value: Any, where: str) -> Box:
     if not isinstance(value, list) or len(value) != 4:
-        raise DatasetError(f"{where}: expected a box [x1, y1, x2, y2], got {value!r}")
-    if all(type(v) in (int, float) and math.isfinite(v) for v in value):  # fast path: the common case
-        return tuple(map(float, value))  # type: ignore[return-value]
-    return tuple(_num(v, f"{where}[{i}]") for i, v in enumerate(value))  # type: ignore[return-value]
+        raise DatasetError(f"{where}: expected a box [x1, y1, x2, y2], got {_short_repr(value)}")
+    if all(type(v) is float and math.isfinite(v) for v in value):  # fast path: the common case
+        return Box(*value)
+    return Box(*(_num(v, f"{where}[{i}]") for i, v in enumerate(value)))
 
 
 def _box_clue(value: Any, where: str) -> BoxClue:
@@ -99,7 +113,7 @@ def _box_clue(value: Any, where: str) -> BoxClue:
 
 def _event_clue(value: Any, where: str) -> EventClue:
     if not isinstance(value, dict) or "start" not in value or "end" not in value:
-        raise DatasetError(f"{where}: expected {{'start', 'end'}}, got {value!r}")
+        raise DatasetError(f"{where}: expected {{'start', 'end'}}, got {_short_repr(value)}")
     start, end = _num(value["start"], f"{where}.start"), _num(value["end"], f"{where}.end")
     if end < start:
         raise DatasetError(f"{where}: end {end} is before start {start}")
@@ -131,18 +145,20 @@ def item_from_json(raw: Any, position: int = 0) -> Item:
             raise DatasetError(f"{label}: missing field '{key}'")
     index = raw["index"]
     if isinstance(index, bool) or not isinstance(index, int):
-        raise DatasetError(f"{label}: 'index' must be an integer, got {index!r}")
+        raise DatasetError(f"{label}: 'index' must be an integer, got {_short_repr(index)}")
     category = raw["category"]
     if category not in CATEGORIES:
-        raise DatasetError(f"{label}: 'category' must be one of {', '.join(CATEGORIES)}, got {category!r}")
+        raise DatasetError(f"{label}: 'category' must be one of {', '.join(CATEGORIES)}, got {_short_repr(category)}")
     answer = raw["answer"]
     if isinstance(answer, bool) or not isinstance(answer, int):
-        raise DatasetError(f"{label}: 'answer' must be an integer, got {answer!r}")
+        raise DatasetError(f"{label}: 'answer' must be an integer, got {_short_repr(answer)}")
+    if abs(answer) > MAX_ANSWER:
+        raise DatasetError(f"{label}: 'answer' {_short_repr(answer)} is not a count (more than {MAX_ANSWER:,})")
     interval = raw.get("query_interval")
     query = None
     if interval is not None:
         if not isinstance(interval, list) or len(interval) != 2:
-            raise DatasetError(f"{label}: 'query_interval' must be [start, end], got {interval!r}")
+            raise DatasetError(f"{label}: 'query_interval' must be [start, end], got {_short_repr(interval)}")
         query = (_num(interval[0], f"{label}.query_interval[0]"), _num(interval[1], f"{label}.query_interval[1]"))
         if query[1] < query[0]:
             raise DatasetError(f"{label}: query_interval end {query[1]} is before start {query[0]}")
@@ -185,6 +201,10 @@ def load_dataset(path: str | Path) -> list[Item]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DatasetError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise DatasetError(f"{path}: not usable JSON (nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise DatasetError(f"{path}: not usable JSON ({exc})") from None
     try:
         return items_from_json(data)
     except DatasetError as exc:

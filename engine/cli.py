@@ -108,10 +108,12 @@ def _run_demo_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _is_user_error(exc: Exception) -> bool:
-    """UserError, or a media error (its module is only loaded when media was touched)."""
-    media = sys.modules.get("engine.media.errors")
-    return isinstance(exc, UserError) or (media is not None and isinstance(exc, media.MediaError))
+def _escape_unencodable_output() -> None:
+    """Model text and item fields may hold characters the terminal cannot encode (a lone surrogate
+    from a JSON escape, say): print them as backslash escapes instead of failing mid-report."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 # Command modules under engine/commands/, each with add_parser(subparsers).
@@ -119,6 +121,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "engine.commands.infer",
     "engine.commands.dev",
     "engine.commands.train",
+    "engine.commands.compare",
 )
 
 
@@ -133,12 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _escape_unencodable_output()
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except Exception as exc:
-        if not _is_user_error(exc):
-            raise
+    except UserError as exc:
         print(f"avr {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

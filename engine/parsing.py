@@ -16,9 +16,51 @@ from word2number import w2n
 
 from engine.results import Box, CountParse, Interval, Mode, ParsedClue
 
-_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _THINK_RE = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
-_FIRST_NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*\d)")
+_ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
+
+# Strict-mode numbers: `(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*\d)` read in linear time. A candidate is a
+# maximal run of word characters and dots that starts with a digit; the regex above can only match
+# its leading number, and only when no digit follows that number inside the run.
+_DIGIT_RUN_RE = re.compile(r"(?<![\w.])\d[\w.]*+")
+_LEADING_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+_DIGIT_RE = re.compile(r"\d")
+_WORD_OR_DOT_RE = re.compile(r"[\w.]")
+
+# JSON blocks. The scan below follows the benchmark's stack matching (brackets inside strings count,
+# a mismatched closer empties the stack), but lets the regex engine skip, in one pass, the text
+# between blocks and every well-nested block (up to _SKIP_DEPTH levels) that cannot be JSON, so
+# hostile answers stay linear and fast; deeper or mismatched nesting is matched bracket by bracket.
+_SKIP_DEPTH = 3
+_NOT_BRACKET = r"[^\[\]{}]"
+_WS = r"[ \t\n\r]*+"
+_STRING = r'"(?:[^"\\\x00-\x1f\[\]{}]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*+"'
+_SCALAR = rf"(?:{_STRING}|-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?|true|false|null|NaN|-?Infinity)"
+
+
+def _json_shaped(depth: int) -> str:
+    """Regex of a JSON array/object nested at most `depth` deep whose strings hold no brackets."""
+    inner = _SCALAR if depth == 1 else rf"(?:{_SCALAR}|{_json_shaped(depth - 1)})"
+    array = rf"\[{_WS}(?:{inner}{_WS}(?:,{_WS}{inner}{_WS})*+)?\]"
+    member = rf"{_STRING}{_WS}:{_WS}{inner}{_WS}"
+    return rf"(?:{array}|\{{{_WS}(?:{member}(?:,{_WS}{member})*+)?\}})"
+
+
+def _well_nested(depth: int) -> str:
+    """Regex of a block with matching bracket pairs nested at most `depth` deep and no quotes."""
+    inner = r'(?:[^\[\]{}"]++)' if depth == 1 else rf'(?:[^\[\]{{}}"]++|{_well_nested(depth - 1)})'
+    return rf"(?:\[{inner}*+\]|\{{{inner}*+\}})"
+
+
+_JSON_SHAPED_RE = re.compile(_json_shaped(_SKIP_DEPTH))
+#: Text at stack depth 0 holding no block worth parsing: prose, stray closers, flat bracket pairs
+#: (matched or not) and well-nested quote-free blocks, none of them JSON-shaped.
+_SKIP_RE = re.compile(
+    rf"(?:{_NOT_BRACKET}++|[\]}}]|(?!{_JSON_SHAPED_RE.pattern})(?:[\[{{]{_NOT_BRACKET}*+[\]}}]|{_well_nested(_SKIP_DEPTH)}))*+"
+)
+_BRACKET_RUN_RE = re.compile(r"[\[{]++|[\]}]")
+_PAIRS = {"}": "{", "]": "["}
+_DECODER = json.JSONDecoder()
 
 
 class ClueFormatError(ValueError):
@@ -27,9 +69,17 @@ class ClueFormatError(ValueError):
 
 # ---------------------------------------------------------------- text pieces
 def extract_answer_text(text: str) -> str:
-    """The first <answer>...</answer> body (stripped), else the whole text stripped."""
-    match = _ANSWER_RE.search(text)
-    return (match.group(1) if match else text).strip()
+    """The first <answer>...</answer> body (stripped), else the whole text stripped.
+
+    Same result as the first match of `<answer>(.*?)</answer>` (dot matches newline), found with two
+    `str.find` calls: if the first opening tag has no closing tag after it, no later one has either.
+    """
+    start = text.find(_ANSWER_OPEN)
+    if start >= 0:
+        end = text.find(_ANSWER_CLOSE, start + len(_ANSWER_OPEN))
+        if end >= 0:
+            return text[start + len(_ANSWER_OPEN) : end].strip()
+    return text.strip()
 
 
 def split_reasoning(text: str) -> tuple[str | None, str]:
@@ -40,22 +90,49 @@ def split_reasoning(text: str) -> tuple[str | None, str]:
 
 
 def _outermost_blocks(text: str):
-    """Yield every outermost balanced {...} / [...] span, left to right (stack matching)."""
+    """Yield (start, end) of every outermost balanced {...} / [...] span, left to right (stack matching)."""
+    pos, size = 0, len(text)
+    closers_left = text.count("]") + text.count("}")
+    while pos < size:
+        pos = _SKIP_RE.match(text, pos).end()
+        if pos >= size:
+            return
+        shaped = _JSON_SHAPED_RE.match(text, pos)
+        if shaped:
+            yield pos, shaped.end()
+            pos = shaped.end()
+            continue
+        if not closers_left:
+            return
+        pos = yield from _nested_block(text, pos)
+
+
+def _nested_block(text: str, pos: int):
+    """Stack-match from the opener at `pos` until the stack empties (a block) or is cleared by a
+    mismatched closer; returns where the depth-0 scan resumes."""
     stack: list[str] = []
-    start = 0
-    pairs = {"}": "{", "]": "["}
-    for i, ch in enumerate(text):
-        if ch in "{[":
-            if not stack:
-                start = i
-            stack.append(ch)
-        elif ch in "}]" and stack:
-            if stack[-1] != pairs[ch]:
-                stack.clear()
-                continue
-            stack.pop()
-            if not stack:
-                yield text[start : i + 1]
+    start = pos
+    for token in _BRACKET_RUN_RE.finditer(text, pos):
+        ch = token.group()
+        if ch[0] in "{[":
+            stack.extend(ch)
+            continue
+        if stack[-1] != _PAIRS[ch]:
+            return token.end()
+        stack.pop()
+        if not stack:
+            yield start, token.end()
+            return token.end()
+    return len(text)
+
+
+def _parse_block(text: str, start: int, end: int) -> tuple[Any, bool]:
+    """json.loads(text[start:end]) without copying or building an error per failure."""
+    try:
+        value, stop = _DECODER.scan_once(text, start)
+    except (StopIteration, ValueError, RecursionError):
+        return None, False
+    return (value, True) if stop == end else (None, False)
 
 
 def find_json(text: str) -> tuple[Any, bool]:
@@ -64,11 +141,10 @@ def find_json(text: str) -> tuple[Any, bool]:
         return json.loads(text), True
     except (ValueError, RecursionError):
         pass
-    for block in _outermost_blocks(text):
-        try:
-            return json.loads(block), True
-        except (ValueError, RecursionError):
-            continue
+    for start, end in _outermost_blocks(text):
+        value, found = _parse_block(text, start, end)
+        if found:
+            return value, True
     return None, False
 
 
@@ -83,13 +159,27 @@ def parse_count(text: str, mode: Mode = "official") -> CountParse:
     answer = extract_answer_text(text)
     value, _ = _word_to_num(answer)
     if value is None:
-        match = _FIRST_NUMBER_RE.search(answer)
-        if match:
-            value = float(match.group(0))
+        number = first_number(answer)
+        if number is not None:
+            value = float(number)
+            if not math.isfinite(value):
+                return CountParse(None, "number is not finite", answer)
             value = int(value) if value.is_integer() else value
     if value is None:
         return CountParse(None, reason, answer)
     return CountParse(value, None, answer)
+
+
+def first_number(text: str) -> str | None:
+    """The first standalone number in prose ("-3", "2.5"; not the 2 of "x2" or "2nd"), in linear time."""
+    for run in _DIGIT_RUN_RE.finditer(text):
+        number = _LEADING_NUMBER_RE.match(text, run.start(), run.end())
+        if _DIGIT_RE.search(text, number.end(), run.end()):
+            continue
+        minus = run.start() - 1
+        signed = minus >= 0 and text[minus] == "-" and not (minus > 0 and _WORD_OR_DOT_RE.match(text, minus - 1))
+        return ("-" if signed else "") + number.group()
+    return None
 
 
 def _word_to_num(text: str) -> tuple[float | None, str | None]:
@@ -129,7 +219,7 @@ def parse_event_value(value: Any) -> tuple[Interval, ...]:
     intervals = []
     for n, pair in enumerate(value, start=1):
         if not isinstance(pair, list) or len(pair) != 2:
-            raise ClueFormatError(f"event pair {n} is not two times: {_short(json.dumps(pair))}")
+            raise ClueFormatError(f"event pair {n} is not two times: {_json_text(pair)}")
         intervals.append(_event_pair(pair, n))
     return tuple(intervals)
 
@@ -137,19 +227,23 @@ def parse_event_value(value: Any) -> tuple[Interval, ...]:
 def _event_pair(pair: list, n: int) -> Interval:
     a, b = pair
     if isinstance(a, str) and isinstance(b, str) and ":" in a and ":" in b:
-        return _clock_seconds(a, n), _clock_seconds(b, n)
-    return _event_side(a, n), _event_side(b, n)
+        times = _clock_seconds(a, n), _clock_seconds(b, n)
+    else:
+        times = _event_side(a, n), _event_side(b, n)
+    if not all(math.isfinite(t) for t in times):
+        raise ClueFormatError(f"event pair {n}: a time is not a finite number")
+    return times
 
 
 def _clock_seconds(text: str, n: int) -> float:
     """'[h:]m:s[.frac]' -> seconds."""
     parts = text.strip().split(":")
     if len(parts) > 3:
-        raise ClueFormatError(f"event pair {n}: {text!r} is not [h:]m:s")
+        raise ClueFormatError(f"event pair {n}: {_short(repr(text))} is not [h:]m:s")
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise ClueFormatError(f"event pair {n}: {text!r} is not [h:]m:s") from None
+        raise ClueFormatError(f"event pair {n}: {_short(repr(text))} is not [h:]m:s") from None
     seconds = 0.0
     for v in values:
         seconds = seconds * 60 + v
@@ -162,17 +256,22 @@ def _event_side(side: Any, n: int) -> float:
         try:
             return float(head)
         except ValueError:
-            raise ClueFormatError(f"event pair {n}: {side!r} is not a time") from None
-    if isinstance(side, (int, float)) and not isinstance(side, bool):
+            raise ClueFormatError(f"event pair {n}: {_short(repr(side))} is not a time") from None
+    if isinstance(side, float):
         return side
-    raise ClueFormatError(f"event pair {n}: {_short(json.dumps(side))} is not a time")
+    if isinstance(side, int) and not isinstance(side, bool):
+        try:
+            return float(side)
+        except OverflowError:
+            raise ClueFormatError(f"event pair {n}: a time is too large") from None
+    raise ClueFormatError(f"event pair {n}: {_json_text(side)} is not a time")
 
 
 def _frame_index(key: str) -> int:
     try:
         return int(key.replace("Frame", "")) - 1
     except ValueError:
-        raise ClueFormatError(f"frame key {key!r} has no frame number") from None
+        raise ClueFormatError(f"frame key {_short(repr(key))} has no frame number") from None
 
 
 def parse_object_value(value: Any) -> dict[int, list[Box]]:
@@ -206,10 +305,18 @@ def _is_point(value: Any) -> bool:
 
 
 def _box(values: list, key: str) -> Box:
+    """A box of finite floats; a coordinate that is not a number (or too large for one) is a format error."""
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ClueFormatError(f"{key}: box coordinate {_short(json.dumps(v))} is not a number")
-    return tuple(values)  # type: ignore[return-value]
+        if type(v) is not float and (type(v) is not int):  # bool is not a coordinate; JSON gives plain types
+            raise ClueFormatError(f"{key}: box coordinate {_json_text(v)} is not a number")
+    x1, y1, x2, y2 = values
+    try:
+        box = Box(float(x1), float(y1), float(x2), float(y2))
+    except OverflowError:
+        raise ClueFormatError(f"{key}: a box coordinate is too large") from None
+    if not (math.isfinite(box[0]) and math.isfinite(box[1]) and math.isfinite(box[2]) and math.isfinite(box[3])):
+        raise ClueFormatError(f"{key}: a box coordinate is not a finite number")
+    return box
 
 
 def parse_attribute_value(value: Any) -> dict[str, dict[int, list[Box]]]:
@@ -231,30 +338,69 @@ def parse_attribute_value(value: Any) -> dict[str, dict[int, list[Box]]]:
 def _labelled_boxes(obj: Any, key: str) -> tuple[str, list[Box]]:
     if not isinstance(obj, dict) or "label" not in obj:
         raise ClueFormatError(f"{key}: each object needs a 'label' and a 'bbox'")
-    boxes = [_box(obj[f], key) for f in ("bbox", "bbox_2d") if f in obj]
-    for box in boxes:
-        if len(box) != 4:
+    values = [obj[f] for f in ("bbox", "bbox_2d") if f in obj]
+    for value in values:
+        if not isinstance(value, list) or len(value) != 4:
             raise ClueFormatError(f"{key}: a box must have 4 numbers")
-    return str(obj["label"]), boxes
+    return str(obj["label"]), [_box(v, key) for v in values]
 
 
 # ---------------------------------------------------------------- writing back
-def answer_json_from_parsed(parsed: ParsedClue) -> str:
-    """Serialise (possibly edited) geometry as an answer the parser reads back identically."""
+def answer_json_from_parsed(parsed: ParsedClue, like: str | None = None, pretty: bool = False) -> str:
+    """Serialise (possibly edited) geometry as an answer the parser reads back identically.
+
+    `like` is the model's own answer: its frame-key spelling ("Frame 1" or "Frame1") and, for object
+    items, its box shape (flat [x1, y1, x2, y2] or a list of corner points, two per box) are kept, so
+    an edit reads like the answer it changes. `pretty` puts one interval or box per line.
+    """
+    spaced = like is not None and re.search(r'"Frame \d', like) is not None
+    points = like is not None and parsed.category == "object" and _CORNER_POINTS_RE.search(like) is not None
+
+    def key(f: int) -> str:
+        return f"Frame {f + 1}" if spaced else f"Frame{f + 1}"
+
     if parsed.category == "event":
         payload: Any = [list(iv) for iv in parsed.intervals]
+        entries: dict[str, list[str]] = {"": [json.dumps(v) for v in payload]}
     elif parsed.category == "object":
-        payload = {f"Frame{f + 1}": [list(b) for b in boxes] for f, boxes in parsed.frames.items()}
+        payload = {key(f): ([p for b in boxes for p in ([b[0], b[1]], [b[2], b[3]])] if points
+                            else [list(b) for b in boxes]) for f, boxes in parsed.frames.items()}
+        entries = {key(f): [", ".join(json.dumps(p) for p in ([b[0], b[1]], [b[2], b[3]])) if points
+                            else json.dumps(list(b)) for b in boxes] for f, boxes in parsed.frames.items()}
     else:
         payload = {}
         for label, frames in parsed.clusters.items():
             for f, boxes in frames.items():
-                payload.setdefault(f"Frame{f + 1}", []).extend({"bbox": list(b), "label": label} for b in boxes)
-    return f"<answer>{json.dumps(payload)}</answer>"
+                payload.setdefault(key(f), []).extend({"bbox": list(b), "label": label} for b in boxes)
+        entries = {k: [json.dumps(v) for v in values] for k, values in payload.items()}
+    return f"<answer>{_pretty(entries, parsed.category == 'event') if pretty else json.dumps(payload)}</answer>"
+
+
+#: A frame written as corner points: `"Frame 1": [[x, y], [x, y]...`
+_CORNER_POINTS_RE = re.compile(r'"\s*:\s*\[\s*\[\s*-?[\d.]+\s*,\s*-?[\d.]+\s*\]')
+
+
+def _pretty(entries: dict[str, list[str]], is_list: bool) -> str:
+    """One entry (interval or box, already JSON) per line."""
+    def block(lines: list[str], indent: str) -> str:
+        return "[\n" + ",\n".join(indent + "  " + line for line in lines) + "\n" + indent + "]" if lines else "[]"
+
+    if is_list:
+        return block(entries[""], "")
+    body = ",\n".join(f"  {json.dumps(k)}: {block(v, '  ')}" for k, v in entries.items())
+    return "{\n" + body + "\n}" if body else "{}"
 
 
 def _kind(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "text"}.get(type(value), type(value).__name__)
+
+
+def _json_text(value: Any) -> str:
+    """A short JSON rendering of a model's value for a message (never fails on odd values)."""
+    try:
+        return _short(json.dumps(value))
+    except (ValueError, RecursionError):
+        return _kind(value)
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from engine.benchmark import load_dataset
-from engine.predictions import PROTOCOLS, load_predictions, protocol_folder
+from engine.predictions import load_run
 from engine.results import ClueReport, LongReport, Mode
 from engine.scoring import Evaluation, evaluate_set, group_stats
 
@@ -16,17 +16,7 @@ _JSON_KEY = {"long": "long", "ref": "ref", "clue": "clue"}
 def evaluate_path(path: Path, dataset: Path | None, mode: Mode, protocol: str | None) -> list[Evaluation]:
     """Every protocol found at `path` (one folder/file, or a run folder holding several)."""
     items = load_dataset(dataset) if dataset else None
-    path = Path(path)
-    protocols = [protocol] if protocol else _protocols_in(path)
-    return [evaluate_set(load_predictions(path, p), items, mode) for p in protocols]
-
-
-def _protocols_in(path: Path) -> list[str | None]:
-    if path.is_dir():
-        found = [p for p in PROTOCOLS if (path / protocol_folder(p)).is_dir()]
-        if found:
-            return found
-    return [None]
+    return [evaluate_set(pset, items, mode) for pset in load_run(Path(path), protocol).values()]
 
 
 # ---------------------------------------------------------------- JSON
@@ -37,9 +27,16 @@ def render_json(evaluations: list[Evaluation]) -> str:
     for ev in evaluations:
         key = _JSON_KEY[ev.pset.protocol]
         out[key] = _clue_json(ev.report) if isinstance(ev.report, ClueReport) else _long_json(ev.report)
+        out[key]["unanswered"] = _index_list(ev.unanswered)
+        out[key]["not_in_dataset"] = _index_list(ev.not_in_dataset)
+        out[key]["missing"] = _index_list(ev.missing)
         meta[key] = {"path": str(ev.pset.path), "skipped_lines": ev.pset.skipped_lines, "warnings": ev.warnings[:50]}
     out["meta"] = meta
-    return json.dumps(out, indent=1)
+    return json.dumps(out, indent=1, allow_nan=False)
+
+
+def _index_list(indices: list[int]) -> dict:
+    return {"n": len(indices), "indices": indices}
 
 
 def _long_json(r: LongReport) -> dict:
@@ -78,11 +75,26 @@ def render_tables(evaluations: list[Evaluation], groups: list[str], n_boot: int 
 def _headline(ev: Evaluation) -> str:
     r = ev.report
     where = f"{ev.pset.protocol} protocol  {ev.pset.path}  (skipped lines: {ev.pset.skipped_lines})"
+    left_out = _left_out(ev)
     if isinstance(r, ClueReport):
         failures = sum(s.failed for s in r.per_item.values())
-        return f"{where}\n  WCS {r.wcs:.2f}   IFA {r.ifa:.4f}   N {r.n}   (instruction-following failures: {failures})"
+        return (f"{where}\n  WCS {r.wcs:.2f}   IFA {r.ifa:.4f}   N {r.n}   (instruction-following failures: {failures})"
+                + left_out)
     return (f"{where}\n  Acc {r.acc:.2f}%   OBOA {r.oboa:.2f}%   MAE {r.mae:.4f}   RMSE {r.rmse:.4f}   "
-            f"N {r.n}   (unparsed counts: {r.parse_failures})")
+            f"N {r.n}   (unparsed counts: {r.parse_failures})" + left_out)
+
+
+def _left_out(ev: Evaluation) -> str:
+    """A line naming the items not in N: unanswered, not in the dataset, missing."""
+    parts = [f"{label} {len(indices)} {_first(indices)}" for label, indices in
+             (("unanswered", ev.unanswered), ("not in dataset", ev.not_in_dataset), ("no prediction", ev.missing))
+             if indices]
+    return "\n  left out: " + ";  ".join(parts) if parts else ""
+
+
+def _first(indices: list[int], limit: int = 10) -> str:
+    shown = ", ".join(map(str, indices[:limit]))
+    return f"({shown}{', ...' if len(indices) > limit else ''})"
 
 
 def _group_table(key: str, stats: dict, columns: tuple, with_ci: bool) -> str:

@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
-__all__ = ["Box", "ClueReport", "ClueScore", "ClusterScore", "CountParse", "CountScore", "FrameScore", "InstanceKind", "InstanceMatch", "Interval", "Interval95", "LongReport", "MISLOCALISED_IOU", "Mode", "ParsedClue"]
+__all__ = ["Box", "ClueReport", "FRAME_OUTCOME_ORDER", "ClueScore", "ClusterScore", "CountParse", "CountScore", "FrameScore", "InstanceKind", "InstanceMatch", "Interval", "Interval95", "LongReport", "MISLOCALISED_IOU", "Mode", "ParsedClue"]
 
-Box = tuple[float, float, float, float]
+
+
+class Box(NamedTuple):
+    """A box [x1, y1, x2, y2] in pixels with its corners as given (GT or model). The one box type of
+    the engine and the studio; a plain tuple where a tuple is expected (JSON, unpacking)."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    def normalised(self) -> Box:
+        """Corners reordered to [min x, min y, max x, max y], as the benchmark does before its IoU."""
+        x1, y1, x2, y2 = self
+        return Box(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+
+
 Interval = tuple[float, float]
 Mode = Literal["official", "strict"]
 InstanceKind = Literal["matched", "mislocalised", "missed", "hallucinated", "duplicate"]
+
+#: Instance kinds from worst to best: a frame's outcome is the first of these among its instances.
+FRAME_OUTCOME_ORDER: tuple[InstanceKind, ...] = ("missed", "hallucinated", "duplicate", "mislocalised", "matched")
 
 #: IoU below which a matched pair is called "mislocalised" in the error taxonomy (extra, not in WCS).
 MISLOCALISED_IOU = 0.5
@@ -82,6 +101,16 @@ class FrameScore:
     cap: float
     score: float
     matches: tuple[InstanceMatch, ...]
+
+    @property
+    def outcome(self) -> InstanceKind:
+        """The frame's outcome in one word: its worst instance (a frame with 2 of 3 GT boxes missed
+        is "missed", not "matched"); an empty frame is missed (GT only) or hallucinated."""
+        kinds = {m.kind for m in self.matches}
+        for kind in FRAME_OUTCOME_ORDER:
+            if kind in kinds:
+                return kind
+        return "hallucinated" if self.n_gt == 0 and self.n_pred > 0 else "missed"
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 # README screenshots of the studio on the demo benchmark, taken in a virtual X display (Xvfb):
 #   docs/screenshots/inspect_event.png   the inspect view on an event item
 #   docs/screenshots/inspect_object.png  the inspect view on an object item, on its clue frame
+#   docs/screenshots/compare_{event,object,attribute}.png  the compare view, thinking vs direct
 # The demo is built on first use (cached under the user data dir), like `avr-studio --demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,3 +55,42 @@ PY
 )
 studio --select "$EVENT" --seek "$EVENT_T" --screenshot "$OUT/inspect_event.png"
 studio --select "$OBJECT" --seek "$OBJECT_T" --screenshot "$OUT/inspect_object.png"
+
+# The compare view (thinking vs direct) on an event, an object and an attribute item where the two
+# runs' outcomes differ, each shown on its first differing clue; the event one in official scoring
+# (with the thinking-run warning), the others in strict scoring.
+while read -r CATEGORY INDEX T MODE; do
+  studio --compare thinking,direct --select "$INDEX" --seek "$T" --mode "$MODE" \
+    --screenshot "$OUT/compare_$CATEGORY.png"
+done < <("$BIN/python" - <<'PY'
+from avr_studio.models import Session
+from avr_studio.models.compare_rows import compare_tree
+from engine.demo import demo_data, demo_dir
+
+data = demo_data(demo_dir())
+session = Session(mode="strict")
+session.open_dataset(data.dataset)
+a, b = (session.add_run(p) for p in sorted(data.runs, key=lambda p: "thinking" not in p.name))
+
+def first_difference(item):
+    sa, sb = a.clue_score(item.index), b.clue_score(item.index)
+    if sa is None or sb is None or sa.failed or sb.failed:
+        return None
+    if item.category == "event":
+        kinds = [{m.gt: m.kind for m in s.clusters[0].frames[0].matches if m.gt is not None} for s in (sa, sb)]
+        differing = [c for g, c in enumerate(item.clue) if kinds[0].get(g) != kinds[1].get(g)]
+        return (differing[0].start + differing[0].end) / 2 if differing else None
+    for cluster in compare_tree(sa, sb):
+        for frame in cluster.children:
+            if frame.differs and frame.name.endswith("s"):  # "F2 52.70s" (frames with a GT time)
+                return float(frame.name.split()[1].rstrip("s"))
+    return None
+
+for category, mode in (("event", "official"), ("object", "strict"), ("attribute", "strict")):
+    for item in session.items:
+        t = first_difference(item) if item.category == category else None
+        if t is not None:
+            print(category, item.index, round(t, 3), mode)
+            break
+PY
+)

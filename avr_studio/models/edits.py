@@ -15,6 +15,8 @@ class Edits:
 
     def __init__(self) -> None:
         self._edits: dict[EditKey, ParsedClue] = {}
+        self._history: dict[EditKey, list[ParsedClue | None]] = {}  # states before each gesture
+        self._open_gesture: dict[EditKey, object] = {}
         self.changed = Signal()
 
     def get(self, run: str, index: int) -> ParsedClue | None:
@@ -23,18 +25,46 @@ class Edits:
     def has(self, run: str, index: int) -> bool:
         return (run, index) in self._edits
 
-    def set(self, run: str, index: int, parsed: ParsedClue) -> None:
-        self._edits[(run, index)] = parsed
+    def set(self, run: str, index: int, parsed: ParsedClue, gesture: object = None) -> None:
+        """Replace the answer. Every call of one open `gesture` (a drag) is one undo step."""
+        key = (run, index)
+        if gesture is None or self._open_gesture.get(key) != gesture:
+            self._history.setdefault(key, []).append(self._edits.get(key))
+            self._open_gesture[key] = gesture
+        self._edits[key] = parsed
         self.changed.emit(run, index)
 
+    def end_gesture(self, run: str, index: int) -> None:
+        """The drag is over: the next change is a new undo step."""
+        self._open_gesture.pop((run, index), None)
+
+    def undo(self, run: str, index: int) -> bool:
+        """Undo the last change (a whole drag) on this item; False when there is nothing to undo."""
+        key = (run, index)
+        history = self._history.get(key)
+        if not history:
+            return False
+        previous = history.pop()
+        self._open_gesture.pop(key, None)
+        if previous is None:
+            self._edits.pop(key, None)
+        else:
+            self._edits[key] = previous
+        self.changed.emit(run, index)
+        return True
+
     def reset(self, run: str, index: int) -> None:
-        """Restore the model's own answer."""
+        """Restore the model's own answer (all edits of the item, and their undo history)."""
+        self._history.pop((run, index), None)
+        self._open_gesture.pop((run, index), None)
         if self._edits.pop((run, index), None) is not None:
             self.changed.emit(run, index)
 
     def reset_all(self) -> None:
         keys = list(self._edits)
         self._edits.clear()
+        self._history.clear()
+        self._open_gesture.clear()
         for run, index in keys:
             self.changed.emit(run, index)
 
@@ -42,9 +72,18 @@ class Edits:
         return list(self._edits)
 
 
+#: Edited coordinates are kept to this many decimals (1/100 px or s): a drag has no more precision,
+#: and the what-if answer then shows no float noise.
+EDIT_DECIMALS = 2
+
+
+def _clean(value: float) -> float:
+    return round(float(value), EDIT_DECIMALS)
+
+
 def with_box(parsed: ParsedClue, label: str | None, frame: int, slot: int, box: tuple) -> ParsedClue:
     """The same answer with one predicted box moved (what-if)."""
-    box = tuple(float(v) for v in box)
+    box = tuple(_clean(v) for v in box)
     if parsed.category == "object":
         frames = {f: list(boxes) for f, boxes in parsed.frames.items()}
         frames[frame][slot] = box
@@ -57,5 +96,5 @@ def with_box(parsed: ParsedClue, label: str | None, frame: int, slot: int, box: 
 def with_interval(parsed: ParsedClue, slot: int, interval: tuple[float, float]) -> ParsedClue:
     """The same answer with one predicted interval moved or resized (what-if)."""
     intervals = list(parsed.intervals)
-    intervals[slot] = (float(interval[0]), float(interval[1]))
+    intervals[slot] = (_clean(interval[0]), _clean(interval[1]))
     return replace(parsed, intervals=tuple(intervals))

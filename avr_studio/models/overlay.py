@@ -7,10 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.benchmark import Item
-from engine.results import ClueScore, FrameScore
+from engine.results import Box, ClueScore, FrameScore
 from engine.scoring import gt_frame_times, gt_frames_by_cluster
-
-Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -27,6 +25,7 @@ class OverlayBox:
     iou: float | None = None
     slot: tuple[str | None, int, int] | None = None
     partner: Box | None = None  # the matched box, to draw the link and IoU label
+    index: int | None = None  # the GT or prediction index within its frame (the match's gt / pred)
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,8 @@ class OverlayInterval:
 
 
 def normalised(box) -> Box:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+    """Corners ordered as the scorer orders them before its IoU (`Box.normalised`)."""
+    return Box(*(float(v) for v in box)).normalised()
 
 
 def gt_boxes_by_frame(item: Item) -> list[dict[int, list[Box]]]:
@@ -55,7 +54,7 @@ def gt_boxes_by_frame(item: Item) -> list[dict[int, list[Box]]]:
 
 
 def shown_frames(item: Item, frame_time: float, frame_index: int, fps: float,
-                 frame_index_at: Callable[[float], int]) -> list[int]:
+                 frame_index_at: Callable[[float], int | None]) -> list[int]:
     """GT frames whose timestamp falls in the presented frame (or within half a frame of it)."""
     half = 0.5 / fps if fps > 0 else 0.0
     return [
@@ -75,7 +74,7 @@ def frame_boxes(item: Item, score: ClueScore | None, frames: list[int]) -> list[
         for c, cluster in enumerate(gt_clusters):
             for f in frames:
                 for g, box in enumerate(cluster.get(f, [])):
-                    out.append(OverlayBox("gt", "gt", box, _gt_name(item, c, g), f, c))
+                    out.append(OverlayBox("gt", "gt", box, _gt_name(item, c, g), f, c, index=g))
         return out
     for cluster in score.clusters:
         gt_frames = gt_clusters[cluster.gt_cluster] if cluster.gt_cluster < len(gt_clusters) else {}
@@ -109,11 +108,11 @@ def _frame_pairs(item: Item, cluster: int, label: str | None, frame: FrameScore,
         paired = gt_box is not None and pred_box is not None
         if gt_box is not None:
             out.append(OverlayBox("gt", m.kind, gt_box, _gt_name(item, cluster, m.gt), frame.frame, cluster,
-                                  m.iou if paired else None, None, pred_box))
+                                  m.iou if paired else None, None, pred_box, m.gt))
         if pred_box is not None:
             name = f"p{m.pred + 1}" + (f" '{label}'" if label is not None else "")
             out.append(OverlayBox("pred", m.kind, pred_box, name, frame.frame, cluster,
-                                  m.iou if paired else None, (label, frame.frame, m.pred), gt_box))
+                                  m.iou if paired else None, (label, frame.frame, m.pred), gt_box, m.pred))
     return out
 
 
@@ -142,3 +141,50 @@ def event_intervals(item: Item, score: ClueScore | None) -> tuple[list[OverlayIn
                                          m.iou if partner else None, m.pred, partner))
     pred_rows.sort(key=lambda r: r.slot)
     return gt_rows, pred_rows
+
+
+@dataclass(frozen=True)
+class FrameTick:
+    """One frame of an object/attribute item on a timeline tier. `time` is None for a predicted
+    frame with no GT timestamp (a hallucinated frame: the benchmark gives it no time)."""
+
+    time: float | None
+    frame: int
+    cluster: int
+    kind: str
+
+
+def gt_frame_ticks(item: Item, score: ClueScore | None) -> list[FrameTick]:
+    """GT frames per cluster, coloured by the shown run's outcome on that frame ("gt" with no run)."""
+    times = gt_frame_times(item)
+    outcome: dict[tuple[int, int], str] = {}
+    if score is not None and not score.failed:
+        for cluster in score.clusters:
+            for frame in cluster.frames:
+                outcome[(cluster.gt_cluster, frame.frame)] = frame.outcome
+    return [FrameTick(times[f], f, c, outcome.get((c, f), "gt" if score is None else "missed"))
+            for c, frames in enumerate(gt_frames_by_cluster(item)) for f in frames]
+
+
+def pred_frame_ticks(score: ClueScore | None) -> list[FrameTick]:
+    """Frames the run predicted boxes on, per GT cluster, with the engine's frame outcome."""
+    if score is None or score.failed:
+        return []
+    return [FrameTick(frame.timestamp, frame.frame, cluster.gt_cluster, frame.outcome)
+            for cluster in score.clusters for frame in cluster.frames if frame.n_pred > 0]
+
+
+def selected_boxes(boxes: list[OverlayBox], score: ClueScore | None, ref) -> list[OverlayBox]:
+    """The boxes of the WCS row picked in the panel: its match's GT and prediction, or every box of
+    its frame for a frame row."""
+    if ref is None or score is None or ref.cluster >= len(score.clusters):
+        return []
+    cluster = score.clusters[ref.cluster]
+    if ref.frame >= len(cluster.frames):
+        return []
+    frame = cluster.frames[ref.frame]
+    mine = [b for b in boxes if b.frame == frame.frame and b.cluster == cluster.gt_cluster]
+    if ref.match is None or ref.match >= len(frame.matches):
+        return mine
+    match = frame.matches[ref.match]
+    return [b for b in mine if (b.role == "gt" and b.index == match.gt) or (b.role == "pred" and b.index == match.pred)]

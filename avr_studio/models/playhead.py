@@ -89,7 +89,20 @@ class Playhead:
         self.seek(t)
 
     # ---- state ---------------------------------------------------------------------------
+    @property
+    def has_media(self) -> bool:
+        return self.duration > 0
+
+    def shown_time(self) -> float:
+        """The timestamp of the frame on screen at `time` (what the clock shows), on the video's grid."""
+        if not self.has_media:
+            return self.time
+        return self.frame_time(self.frame_index_at(self.time))
+
     def set_playing(self, playing: bool) -> None:
+        """Play only with a readable video: with none the clock would run past any end."""
+        if playing and not self.has_media:
+            playing = False
         if playing and self.duration > 0 and self.time >= self.duration and self.loop is None:
             self.seek(0.0)
         if playing != self.playing:

@@ -7,18 +7,23 @@ shows the same numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from avr_studio.models.signals import Signal
 from engine.benchmark import Item, load_dataset
-from engine.predictions import PredictionSet, load_predictions
+from engine.compare import looks_thinking
+from engine.errors import UserError
+from engine.predictions import PredictionSet, load_run, run_name
 from engine.results import ClueReport, ClueScore, CountScore, LongReport
 from engine.scoring import evaluate_set
 
-#: Folder names of the benchmark's prediction layout -> protocol.
-PROTOCOL_FOLDERS = {"long_acc": "long", "ref_acc": "ref", "clue_acc": "clue"}
 #: Protocols whose count is shown in the browser, in order of preference.
 COUNT_PROTOCOLS = ("long", "ref")
+
+
+class RunNameError(UserError):
+    """A run name given on the command line that fits no run, or several."""
 
 
 @dataclass(frozen=True)
@@ -58,25 +63,10 @@ class Run:
     def has_clues(self) -> bool:
         return "clue" in self.sets
 
-
-def run_name_for(path: Path) -> str:
-    """A protocol folder is named after its run (`runA/clue_acc` -> `runA`)."""
-    if path.name in PROTOCOL_FOLDERS:
-        return path.parent.name or path.name
-    return path.stem if path.is_file() else path.name
-
-
-def load_run_sets(path: Path) -> dict[str, PredictionSet]:
-    """A run folder holding protocol folders, one protocol folder, or one JSONL file."""
-    subfolders = [path / name for name in PROTOCOL_FOLDERS if (path / name).is_dir()] if path.is_dir() else []
-    if not subfolders:
-        pset = load_predictions(path)
-        return {pset.protocol: pset}
-    sets = {}
-    for folder in subfolders:
-        pset = load_predictions(folder, PROTOCOL_FOLDERS[folder.name])
-        sets[pset.protocol] = pset
-    return sets
+    @cached_property
+    def thinking(self) -> bool:
+        """Most answers are <answer>-tagged: official scoring reads none of their counts."""
+        return looks_thinking(r.pred for pset in self.sets.values() for r in pset.records.values())
 
 
 class Session:
@@ -119,7 +109,7 @@ class Session:
     def add_run(self, path: str | Path) -> Run:
         """Load a run; a run already open under the same name is replaced."""
         path = Path(path)
-        run = self._score_run(self._unique_name(run_name_for(path), path), path, load_run_sets(path))
+        run = self._score_run(self._unique_name(run_name(path), path), path, load_run(path))
         self.runs = [r for r in self.runs if r.path != path] + [run]
         self.runs_changed.emit()
         return run
@@ -157,6 +147,20 @@ class Session:
 
     def run(self, name: str | None) -> Run | None:
         return next((r for r in self.runs if r.name == name), None)
+
+    def find_run(self, text: str) -> Run:
+        """A run by its name as shown, else by a part of it (case-insensitive); a part that fits
+        several runs is an error that names them."""
+        exact = self.run(text)
+        if exact is not None:
+            return exact
+        matches = [r for r in self.runs if text.lower() in r.name.lower()]
+        if len(matches) == 1:
+            return matches[0]
+        shown = ", ".join(r.name for r in self.runs) or "none loaded"
+        if not matches:
+            raise RunNameError(f"no run named {text!r} (runs: {shown})")
+        raise RunNameError(f"{text!r} matches {len(matches)} runs: {', '.join(r.name for r in matches)}")
 
     def video_path(self, item: Item) -> Path:
         """Where the item's video should be: absolute as given, else under the videos folder

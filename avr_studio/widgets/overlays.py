@@ -28,12 +28,16 @@ class BoxOverlay:
     """Draws OverlayBoxes into a ViewBox. Predicted-box ROIs are kept while the set of boxes is the
     same (so a drag survives the live re-score); everything else is redrawn."""
 
-    def __init__(self, view: pg.ViewBox, on_box_edited: Callable[[Slot, tuple], None]) -> None:
+    def __init__(self, view: pg.ViewBox, on_box_edited: Callable[[Slot, tuple], None],
+                 on_drag_finished: Callable[[], None] = lambda: None) -> None:
         self.view = view
         self.on_box_edited = on_box_edited
+        self.on_drag_finished = on_drag_finished
         self.boxes: list[OverlayBox] = []
         self.rois: dict[Slot, pg.RectROI] = {}
         self._static = ItemLayer(view)  # GT boxes and labels, redrawn per frame
+        self._selected = ItemLayer(view)  # outline of the boxes of the WCS row picked in the panel
+        self.selected: list[OverlayBox] = []
         self._dragging: Slot | None = None
         self.frame_width = 0.0
 
@@ -84,6 +88,7 @@ class BoxOverlay:
 
     def _drag_finished(self) -> None:
         self._dragging = None
+        self.on_drag_finished()
 
     def _add_gt(self, box: OverlayBox) -> None:
         x1, y1, x2, y2 = box.box
@@ -106,6 +111,17 @@ class BoxOverlay:
         self._static.add(label)
 
 
+    def highlight(self, boxes: list[OverlayBox]) -> None:
+        """Outline the picked row's boxes (a wide translucent white frame under the coloured one)."""
+        self._selected.clear()
+        self.selected = boxes
+        for box in boxes:
+            x1, y1, x2, y2 = box.box
+            rect = QGraphicsRectItem(QRectF(x1, y1, x2 - x1, y2 - y1))
+            rect.setPen(pg.mkPen((255, 255, 255, 200), width=BOX_WIDTH * 3))
+            rect.setZValue(5)
+            self._selected.add(rect)
+
     def _clear_rois(self) -> None:
         for roi in self.rois.values():
             self.view.removeItem(roi)
@@ -114,6 +130,8 @@ class BoxOverlay:
 
     def clear(self) -> None:
         self._static.clear()
+        self._selected.clear()
+        self.selected = []
         self._clear_rois()
         self.boxes = []
 
@@ -123,4 +141,76 @@ class BoxOverlay:
         self._dragging = slot
         roi.setPos((box[0], box[1]), update=False, finish=False)
         roi.setSize((box[2] - box[0], box[3] - box[1]), update=True, finish=False)
-        self._dragging = None
+        self._drag_finished()
+
+
+#: Compare view: each run's boxes in its own line style and label colour; the outcome stays the
+#: box colour (the engine's match kind) so "why does A beat B" reads off the frame.
+RUN_STYLES = {
+    "A": (Qt.PenStyle.DashLine, (0, 60, 110, 210)),  # dashed, labels on dark blue
+    "B": (Qt.PenStyle.DotLine, (110, 60, 0, 210)),  # dotted, labels on dark orange
+    "GT": (Qt.PenStyle.SolidLine, LABEL_BACKGROUND),
+}
+
+
+class RunLayer:
+    """One run's boxes (or the GT's) in the compare view, with its own visibility and opacity
+    (toggled like napari's layers). Not editable: what-if edits happen in the single-run view."""
+
+    def __init__(self, view: pg.ViewBox, tag: str) -> None:
+        self.tag = tag
+        self.pen_style, self.label_fill = RUN_STYLES[tag]
+        self._layer = ItemLayer(view)
+        self.boxes: list[OverlayBox] = []
+        self.visible = True
+        self.opacity = 1.0
+        self.frame_width = 0.0
+
+    def render(self, boxes: list[OverlayBox]) -> None:
+        self._layer.clear()
+        self.boxes = boxes
+        for box in boxes:
+            x1, y1, x2, y2 = box.box
+            rect = QGraphicsRectItem(QRectF(x1, y1, x2 - x1, y2 - y1))
+            pen = pg.mkPen(kind_colour("gt" if self.tag == "GT" else box.kind), width=BOX_WIDTH)
+            pen.setStyle(self.pen_style)
+            rect.setPen(pen)
+            rect.setZValue(10 if self.tag == "GT" else 20)
+            self._layer.add(rect)
+            self._layer.add(self._label(box))
+        self._apply()
+
+    def _label(self, box: OverlayBox) -> pg.TextItem:
+        prefix = "" if self.tag == "GT" else f"{self.tag} "
+        text = prefix + (box.name if box.iou is None else f"{box.name}  IoU {box.iou:.2f}")
+        x1, y1, x2, y2 = box.box
+        # GT names above the box; A's label just below it, B's one line lower; near the right
+        # edge they grow leftwards so they stay on the frame
+        right_side = self.frame_width > 0 and x2 > 0.8 * self.frame_width
+        anchor_y = {"GT": 1.0, "A": 0.0, "B": -1.05}[self.tag]
+        label = pg.TextItem(text, color=TEXT_ON_DARK, fill=pg.mkBrush(self.label_fill),
+                            border=pg.mkPen(kind_colour("gt" if self.tag == "GT" else box.kind)),
+                            anchor=(1.0 if right_side else 0.0, anchor_y))
+        label.setPos(x2 if right_side else x1, y1 if self.tag == "GT" else y2)
+        label.setZValue(30)
+        return label
+
+    def set_visible(self, visible: bool) -> None:
+        self.visible = visible
+        self._apply()
+
+    def set_opacity(self, opacity: float) -> None:
+        self.opacity = min(1.0, max(0.0, opacity))
+        self._apply()
+
+    def _apply(self) -> None:
+        for item in self.items():
+            item.setVisible(self.visible)
+            item.setOpacity(self.opacity)
+
+    def items(self) -> list:
+        return list(self._layer._items)
+
+    def clear(self) -> None:
+        self._layer.clear()
+        self.boxes = []

@@ -11,24 +11,27 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from superqt import QElidingLabel, QLabeledDoubleSlider
 
-from avr_studio.media.decode_worker import DecodedFrame, DecodeWorker, VideoInfo
 from avr_studio.models import Playhead, ScoreBoard, Selection, Session
 from avr_studio.models.edits import with_box
-from avr_studio.models.overlay import frame_boxes, shown_frames
+from avr_studio.models.overlay import frame_boxes, selected_boxes, shown_frames
 from avr_studio.palette import KIND_COLOURS, KIND_LABELS
-from avr_studio.widgets.overlays import BoxOverlay
+from avr_studio.playback.decode_worker import DecodedFrame, DecodeWorker, VideoInfo
+from avr_studio.widgets.overlays import BoxOverlay, RunLayer
+from engine.media.errors import MediaError
 
 EMPTY_HINT = ("Open a benchmark: File > Open dataset, add prediction folders or JSONL,\n"
               "or drop them on this window.  (avr-studio --demo opens a generated one.)")
 
 
-def legend_html() -> str:
+def legend_html(compare: bool = False) -> str:
     """Swatches for the outcome colours (our own fixed text, not model output)."""
     parts = [f"<span style='color:{KIND_COLOURS[k]}'>&#9632;</span>&nbsp;{html.escape(KIND_LABELS[k])}"
              for k in KIND_COLOURS]
-    return "GT solid, prediction dashed &nbsp; " + " &nbsp; ".join(parts)
+    styles = "GT solid, A dashed, B dotted" if compare else "GT solid, prediction dashed"
+    return styles + " &nbsp; " + " &nbsp; ".join(parts)
 
 
 class Player(QWidget):
@@ -53,6 +56,9 @@ class Player(QWidget):
         self.worker.start()
         selection.item_changed.connect(lambda _i: self.open_item())
         selection.run_changed.connect(lambda _r: self.render_overlays())
+        selection.compare_changed.connect(lambda _r: self.render_overlays())
+        selection.compare_mode_changed.connect(self._on_compare_mode)
+        selection.instance_changed.connect(lambda _ref: self._show_selected())
         session.videos_changed.connect(self.open_item)
         scores.changed.connect(lambda _r, _i: self.render_overlays())
         playhead.time_changed.connect(self.worker.request)
@@ -68,7 +74,9 @@ class Player(QWidget):
         self.view.setDefaultPadding(0.0)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
-        self.overlay = BoxOverlay(self.view, self._on_box_edited)
+        self.overlay = BoxOverlay(self.view, self._on_box_edited, self._on_box_drag_finished)
+        self.compare_layers = {tag: RunLayer(self.view, tag) for tag in ("GT", "A", "B")}
+        self.layer_bar = self._layer_controls()
         self.placeholder = QLabel()
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
@@ -77,7 +85,7 @@ class Player(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.graphics)
         self.stack.addWidget(self.placeholder)
-        self.clock_label = QLabel("no video")
+        self.clock_label = QElidingLabel("no video")
         self.clock_label.setObjectName("frameClock")
         self.legend = QLabel(legend_html())
         self.legend.setObjectName("legend")
@@ -86,7 +94,10 @@ class Player(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.stack, 1)
-        layout.addWidget(self.clock_label)
+        layout.addWidget(self.layer_bar)
+        self.info_bar = QHBoxLayout()  # the frame's own clock; the window adds the transport clock here
+        self.info_bar.addWidget(self.clock_label, 1)
+        layout.addLayout(self.info_bar)
         layout.addWidget(self.legend)
         self._show_placeholder(EMPTY_HINT)
 
@@ -142,6 +153,8 @@ class Player(QWidget):
             if first:
                 h, w = frame.image.shape[:2]
                 self.overlay.frame_width = float(w)
+                for layer in self.compare_layers.values():
+                    layer.frame_width = float(w)
                 self.view.setRange(xRange=(0, w), yRange=(0, h), padding=0.0)
             self.clock_label.setText(
                 f"{frame.time:9.3f} s   frame {frame.index + 1} / {self.info.frame_count}   "
@@ -159,13 +172,75 @@ class Player(QWidget):
             self.overlay.clear()
             self._overlay_key = None
             return
-        frames = shown_frames(item, frame.time, frame.index, self.info.fps, self.info.frame_index_at)
+        frames = shown_frames(item, frame.time, frame.index, self.info.fps, self._frame_index_or_none)
         score = self.scores.clue_score(self.selection.run_name, item.index)
-        key = (item.index, self.selection.run_name, tuple(frames), score)
+        compare = self.selection.compare_mode
+        b_score = self.scores.clue_score(self.selection.compare_name, item.index) if compare else None
+        key = (item.index, self.selection.run_name, tuple(frames), score, compare, b_score)
         if key == self._overlay_key:
             return  # same boxes as on the previous frame: nothing to redraw while playing
         self._overlay_key = key
+        if compare:
+            self.overlay.clear()
+            self.compare_layers["GT"].render([b for b in frame_boxes(item, None, frames) if b.role == "gt"])
+            for tag, run_score in (("A", score), ("B", b_score)):
+                self.compare_layers[tag].render([b for b in frame_boxes(item, run_score, frames) if b.role == "pred"]
+                                                if run_score is not None else [])
+            return
+        for layer in self.compare_layers.values():
+            layer.clear()
         self.overlay.render(frame_boxes(item, score, frames))
+        self._show_selected()
+
+    # ---- compare view layers ------------------------------------------------------------------
+    def _layer_controls(self) -> QWidget:
+        """Per run: shown or not, and opacity (A dashed, B dotted; GT solid, always shown)."""
+        bar = QWidget()
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.layer_checks: dict[str, QCheckBox] = {}
+        self.layer_sliders: dict[str, QLabeledDoubleSlider] = {}
+        for tag, style in (("A", "dashed"), ("B", "dotted")):
+            check = QCheckBox(f"{tag} ({style})")
+            check.setChecked(True)
+            check.toggled.connect(lambda on, t=tag: self.set_layer_visible(t, on))
+            slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+            slider.setRange(0.1, 1.0)
+            slider.setValue(1.0)
+            slider.setDecimals(1)
+            slider.setToolTip(f"opacity of run {tag}'s boxes")
+            slider.valueChanged.connect(lambda v, t=tag: self.set_layer_opacity(t, v))
+            row.addWidget(check)
+            row.addWidget(slider, 1)
+            self.layer_checks[tag], self.layer_sliders[tag] = check, slider
+        bar.hide()
+        return bar
+
+    def set_layer_visible(self, tag: str, visible: bool) -> None:
+        self.compare_layers[tag].set_visible(visible)
+        self.layer_checks[tag].blockSignals(True)
+        self.layer_checks[tag].setChecked(visible)
+        self.layer_checks[tag].blockSignals(False)
+
+    def set_layer_opacity(self, tag: str, opacity: float) -> None:
+        self.compare_layers[tag].set_opacity(opacity)
+
+    def _on_compare_mode(self, on: bool) -> None:
+        self.layer_bar.setVisible(on)
+        self.legend.setText(legend_html(compare=on))
+        self._overlay_key = None
+        self.render_overlays()
+
+    def _show_selected(self) -> None:
+        score = self.scores.clue_score(self.selection.run_name, self.selection.item_index)
+        self.overlay.highlight(selected_boxes(self.overlay.boxes, score, self.selection.instance))
+
+    def _frame_index_or_none(self, t: float) -> int | None:
+        """The frame showing time t; None where the file is cut short before t (truncated video)."""
+        try:
+            return self.info.frame_index_at(t)
+        except MediaError:
+            return None
 
     def _on_box_edited(self, slot, box) -> None:
         score = self.scores.clue_score(self.selection.run_name, self.selection.item_index)
@@ -173,7 +248,11 @@ class Player(QWidget):
             return
         label, frame, position = slot
         edited = with_box(score.parsed, label, frame, position, box)
-        self.scores.edits.set(self.selection.run_name, self.selection.item_index, edited)
+        self.scores.edits.set(self.selection.run_name, self.selection.item_index, edited, gesture=("box", slot))
+
+    def _on_box_drag_finished(self) -> None:
+        if self.selection.run_name is not None and self.selection.item_index is not None:
+            self.scores.edits.end_gesture(self.selection.run_name, self.selection.item_index)
 
     def shutdown(self) -> None:
         self.worker.stop()

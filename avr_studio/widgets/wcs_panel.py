@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt import QElidingLabel
 
 from avr_studio.models import ScoreBoard, Selection, Session
 from avr_studio.models.selection import InstanceRef
@@ -23,7 +25,15 @@ from avr_studio.palette import KIND_COLOURS
 from engine.parsing import answer_json_from_parsed, split_reasoning
 from engine.results import ClueScore, ClusterScore, FrameScore, InstanceMatch
 
-TREE_COLUMNS = ("instance", "GT", "pred", "IoU", "outcome", "LA", "CAP", "score")
+TREE_COLUMNS = ("instance", "IoU", "outcome", "LA", "CAP", "score")
+COLUMN_TIPS = {
+    "instance": "cluster -> frame (GT / predicted instances) -> matched GT / prediction pair",
+    "IoU": "overlap of the matched pair (box IoU, or tIoU on the timeline)",
+    "outcome": "matched (IoU >= 0.5), mislocalised (IoU < 0.5), missed, hallucinated, duplicate",
+    "LA": "localisation accuracy: mean IoU of the matched pairs over max(#GT, #pred)",
+    "CAP": "count accuracy penalty: how far the predicted count is from the GT count (1 = equal)",
+    "score": "WCS term: LA x CAP (cluster and item rows: their mean)",
+}
 REF_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -44,17 +54,15 @@ class WcsPanel(QWidget):
         scores.changed.connect(self._on_score_changed)
 
     def _build(self) -> None:
-        self.title = QLabel()
-        self.title.setWordWrap(True)
-        self.title.setTextFormat(Qt.TextFormat.PlainText)
-        self.item_score = QLabel()
+        # Eliding labels: no text (a raw parser error of a thinking answer can be one 2000 px word)
+        # may widen the panel, and so the window's minimum size
+        self.title = self._label(wrap=True)
+        self.item_score = self._label()
         self.item_score.setObjectName("scoreHeadline")
-        self.totals = QLabel()
-        self.count_line = QLabel()
-        self.failure = QLabel()
+        self.totals = self._label()
+        self.count_line = self._label()
+        self.failure = self._label(wrap=True)
         self.failure.setObjectName("failureReason")
-        self.failure.setWordWrap(True)
-        self.failure.setTextFormat(Qt.TextFormat.PlainText)
         self.reset_button = QPushButton("Reset to model answer")
         self.reset_button.clicked.connect(self._reset)
         self.tree = QTreeWidget()
@@ -63,6 +71,14 @@ class WcsPanel(QWidget):
         self.tree.setAlternatingRowColors(True)
         self.tree.setIndentation(12)
         self.tree.currentItemChanged.connect(self._on_tree_current)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(36)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, len(TREE_COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        for column, name in enumerate(TREE_COLUMNS):
+            self.tree.headerItem().setToolTip(column, COLUMN_TIPS[name])
         self.reasoning = QPlainTextEdit()
         self.reasoning.setReadOnly(True)
         self.reasoning.setPlaceholderText("no <think> reasoning in this answer")
@@ -92,6 +108,14 @@ class WcsPanel(QWidget):
         layout.addWidget(self.failure)
         layout.addWidget(split, 1)
 
+    @staticmethod
+    def _label(wrap: bool = False) -> QElidingLabel:
+        label = QElidingLabel()
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        label.setWordWrap(wrap)
+        label.setMinimumWidth(40)
+        return label
+
     # ---- model -> view -------------------------------------------------------------------
     def refresh(self) -> None:
         item = self.session.item(self.selection.item_index)
@@ -111,7 +135,8 @@ class WcsPanel(QWidget):
             return
         edited = self.scores.edited_count(self.selection.run_name)
         note = f"  (what-if: {edited} item{'s' if edited != 1 else ''} edited)" if edited else ""
-        self.totals.setText(f"run {self.selection.run_name}: WCS {report.wcs:.2f}   IFA {report.ifa:.3f}   N {report.n}{note}")
+        self.totals.setText(f"run {self.selection.run_name}: WCS {report.wcs:.2f}   IFA {report.ifa:.3f}   N {report.n}"
+                            f"   ({self.session.mode} scoring){note}")
 
     def _show_count(self, run, item) -> None:
         count = run.count_score(item.index) if run and item else None
@@ -134,7 +159,9 @@ class WcsPanel(QWidget):
             return
         suffix = "  (edited)" if edited else ""
         self.item_score.setText(f"item score {score.score:.4f}   ({100 * score.score:.2f} WCS){suffix}")
-        self.failure.setText(f"instruction-following failure: {score.reason}" if score.failed else "")
+        text = f"instruction-following failure: {score.reason}" if score.failed else ""
+        self.failure.setText(text)
+        self.failure.setToolTip(text)
 
     def _edited(self) -> bool:
         if self.selection.run_name is None or self.selection.item_index is None:
@@ -149,40 +176,38 @@ class WcsPanel(QWidget):
                 node = self._row(self.tree, self._cluster_name(score, cluster), None, cluster.la, cluster.cap, cluster.score)
                 for f, frame in enumerate(cluster.frames):
                     frame_node = self._row(node, self._frame_name(frame), InstanceRef(c, f), frame.la, frame.cap, frame.score)
-                    frame_node.setText(1, str(frame.n_gt))
-                    frame_node.setText(2, str(frame.n_pred))
                     for m, match in enumerate(frame.matches):
                         self._match_row(frame_node, match, InstanceRef(c, f, m))
         self.tree.expandAll()
-        for column in range(len(TREE_COLUMNS)):
-            self.tree.resizeColumnToContents(column)
         self.tree.blockSignals(False)
 
     @staticmethod
     def _cluster_name(score: ClueScore, cluster: ClusterScore) -> str:
         if score.category != "attribute":
             return "all clues"
-        label = cluster.pred_label if cluster.pred_label is not None else "(unassigned)"
-        return f"GT cluster {cluster.gt_cluster + 1} -> '{label}'"
+        label = cluster.pred_label if cluster.pred_label is not None else "(none)"
+        return f"c{cluster.gt_cluster + 1} -> '{label}'"
 
     @staticmethod
     def _frame_name(frame: FrameScore) -> str:
+        counts = f"  {frame.n_gt} GT / {frame.n_pred} pred"
         if frame.frame < 0:
-            return "timeline"
-        when = f" @ {frame.timestamp:.2f}s" if frame.timestamp is not None else " (not a GT frame)"
-        return f"Frame{frame.frame + 1}{when}"
+            return "timeline" + counts
+        when = f" @ {frame.timestamp:.2f}s" if frame.timestamp is not None else " (no GT)"
+        return f"Frame {frame.frame + 1}{when}{counts}"
 
     def _row(self, parent, name, ref, la, cap, score) -> QTreeWidgetItem:
-        node = QTreeWidgetItem(parent, [name, "", "", "", "", _f(la), _f(cap), _f(score)])
+        node = QTreeWidgetItem(parent, [name, "", "", _f(la), _f(cap), _f(score)])
         node.setData(0, REF_ROLE, ref)
+        node.setToolTip(0, name)
         return node
 
     def _match_row(self, parent, match: InstanceMatch, ref: InstanceRef) -> None:
         gt = "" if match.gt is None else f"g{match.gt + 1}"
         pred = "" if match.pred is None else f"p{match.pred + 1}"
-        node = QTreeWidgetItem(parent, [f"{gt or '-'} / {pred or '-'}", gt, pred, _f(match.iou), match.kind, "", "", ""])
+        node = QTreeWidgetItem(parent, [f"{gt or '-'} / {pred or '-'}", _f(match.iou), match.kind, "", "", ""])
         node.setData(0, REF_ROLE, ref)
-        node.setForeground(4, QBrush(QColor(KIND_COLOURS.get(match.kind, "#000"))))
+        node.setForeground(2, QBrush(QColor(KIND_COLOURS.get(match.kind, "#000"))))
 
     def _show_text(self, run, item) -> None:
         text = run.pred_text("clue", item.index) if run and item else None
@@ -190,9 +215,9 @@ class WcsPanel(QWidget):
             text = run.pred_text("long", item.index) or run.pred_text("ref", item.index)
         thinking, answer = split_reasoning(text) if text is not None else (None, "")
         if self._edited():
-            answer = "what-if edit (scored):\n" + answer_json_from_parsed(
-                self.scores.edits.get(self.selection.run_name, self.selection.item_index)
-            ) + "\n\nmodel answer:\n" + answer
+            edited = self.scores.edits.get(self.selection.run_name, self.selection.item_index)
+            answer = ("what-if edit (scored):\n" + answer_json_from_parsed(edited, like=answer, pretty=True)
+                      + "\n\nmodel answer:\n" + answer)
         self.reasoning.setPlainText(thinking or "")
         self.answer.setPlainText(answer)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from engine.errors import UserError
 
-class MediaError(Exception):
+
+class MediaError(UserError):
     """Base of every media failure; `str(error)` is a human one-line message."""
 
 

@@ -104,16 +104,32 @@ def group_stats(
         item = by_index.get(index)
         groups.setdefault(name_of(item) if item else "unspecified", []).append(score)
     return {
-        name: _stats(name, columns_of(scores), np.random.default_rng([seed, zlib.crc32(name.encode())]), n_boot)
+        name: _stats(name, columns_of(scores), np.random.default_rng([seed, zlib.crc32(name.encode("utf-8", "surrogatepass"))]), n_boot)
         for name, scores in groups.items()
         if scores
     }
 
 
+#: Bootstrap draws held at once (resamples x items); bounds memory whatever the set's size.
+_DRAWS_PER_CHUNK = 1 << 22
+
+
 def _stats(name: str, columns: dict[str, np.ndarray], rng: np.random.Generator, n_boot: int) -> GroupStats:
     n = len(next(iter(columns.values())))
     point = _finish({k: np.array(v.mean()) for k, v in columns.items()})
-    draws = rng.integers(0, n, size=(n_boot, n))
-    boot = _finish({k: v[draws].mean(axis=1) for k, v in columns.items()})
+    boot = _finish(_bootstrap_means(columns, rng, n_boot, n))
     ci = {k: Interval95(float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) for k, v in boot.items()}
     return GroupStats(name, n, {k: float(v) for k, v in point.items()}, ci)
+
+
+def _bootstrap_means(columns: dict[str, np.ndarray], rng: np.random.Generator, n_boot: int, n: int) -> dict[str, np.ndarray]:
+    """Each column's mean over `n_boot` resamples with replacement, drawn a chunk of resamples at a
+    time so memory stays a few tens of MB however many items and resamples there are."""
+    means = {k: np.empty(n_boot) for k in columns}
+    per_chunk = max(1, _DRAWS_PER_CHUNK // max(n, 1))
+    for first in range(0, n_boot, per_chunk):
+        count = min(per_chunk, n_boot - first)
+        draws = rng.integers(0, n, size=(count, n))
+        for k, v in columns.items():
+            means[k][first : first + count] = v[draws].mean(axis=1)
+    return means

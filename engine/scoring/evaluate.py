@@ -14,22 +14,44 @@ from engine.scoring.whitebox import score_clue
 
 @dataclass
 class Evaluation:
-    """A prediction set's report plus the items it was scored against and what went wrong."""
+    """A prediction set's report plus the items it was scored against and what went wrong.
+
+    `unanswered`: items the model gave no answer for (left out of the report). With a dataset,
+    `not_in_dataset`: predicted items the dataset lacks (left out), `missing`: dataset items with
+    no line at all. All three are sorted item indices.
+    """
 
     pset: PredictionSet
     report: LongReport | ClueReport
     items: dict[int, Item]
     warnings: list[str] = field(default_factory=list)
+    unanswered: list[int] = field(default_factory=list)
+    not_in_dataset: list[int] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)
+
+
+#: Warnings kept word for word per evaluation (the rest are counted in one line).
+MAX_WARNINGS = 1000
 
 
 def evaluate_set(pset: PredictionSet, dataset: list[Item] | None = None, mode: Mode = "official") -> Evaluation:
-    """Score every record; an item that cannot be read is a counted failure, never a crash."""
+    """Score every record; an item that cannot be read is a counted failure, never a crash.
+
+    With a dataset, only its items are scored: lines for other indices are counted and reported.
+    """
     by_index = {item.index: item for item in dataset or []}
     items: dict[int, Item] = {}
-    warnings: list[str] = []
+    warnings: list[str] = list(pset.skip_reasons)
+    if pset.skipped_lines > len(pset.skip_reasons):
+        warnings.append(f"{pset.skipped_lines - len(pset.skip_reasons):,} more skipped lines")
     long_scores: list[CountScore] = []
     clue_scores: list[ClueScore] = []
-    for index, record in pset.records.items():
+    records = pset.records
+    not_in_dataset: list[int] = []
+    if dataset is not None:
+        not_in_dataset = sorted(i for i in records if i not in by_index)
+        records = {i: r for i, r in records.items() if i in by_index}
+    for index, record in records.items():
         item, problem = _item_for(record, by_index)
         if item is not None:
             items[index] = item
@@ -37,16 +59,30 @@ def evaluate_set(pset: PredictionSet, dataset: list[Item] | None = None, mode: M
             clue_scores.append(score_clue(item, record.pred, mode) if item else _unreadable_clue(record, problem))
         elif item is not None or record.gt is not None:
             long_scores.append(_count_score(record, item, mode))
-        else:
+        elif len(warnings) < MAX_WARNINGS:
             warnings.append(f"{record.source}: left out ({problem}; no gt on the line)")
-        if problem:
+        if problem and len(warnings) < MAX_WARNINGS:
             warnings.append(f"{record.source}: {problem}")
-    if dataset is not None:
-        missing = sorted(set(by_index) - set(pset.records))
-        if missing:
-            warnings.append(f"{len(missing)} dataset items have no prediction (first: {missing[:5]})")
+    unanswered = sorted(i for i in pset.unanswered if dataset is None or i in by_index)
+    missing = sorted(set(by_index) - set(pset.records) - set(pset.unanswered))
+    summary = _coverage_warnings(pset, unanswered, not_in_dataset, missing)
     report = clue_report(clue_scores) if pset.protocol == "clue" else long_report(long_scores)
-    return Evaluation(pset, report, items, warnings)
+    return Evaluation(pset, report, items, summary + warnings, unanswered, not_in_dataset, missing)
+
+
+def _coverage_warnings(pset: PredictionSet, unanswered: list[int], not_in_dataset: list[int],
+                       missing: list[int]) -> list[str]:
+    """One line per kind of item left out of the report (these come before per-line warnings)."""
+    out = []
+    if unanswered:
+        error = pset.unanswered[unanswered[0]]
+        error = error if len(error) <= 120 else error[:119] + "…"
+        out.append(f"{len(unanswered)} items unanswered by the model, left out (first: {unanswered[:5]}: {error})")
+    if not_in_dataset:
+        out.append(f"{len(not_in_dataset)} predicted items are not in the dataset, left out (first: {not_in_dataset[:5]})")
+    if missing:
+        out.append(f"{len(missing)} dataset items have no prediction (first: {missing[:5]})")
+    return out
 
 
 def _item_for(record: PredictionRecord, by_index: dict[int, Item]) -> tuple[Item | None, str | None]:

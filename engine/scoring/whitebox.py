@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 
@@ -20,10 +21,14 @@ from engine.results import (
     Mode,
     ParsedClue,
 )
-from engine.scoring.geometry import box_iou, count_penalty, interval_iou
+from engine.scoring.geometry import count_penalty, interval_iou, normalised_array, normalised_iou
 
 FrameBoxes = dict[int, list[Box]]
-Matrix = list[list[float]]
+#: IoUs, GT rows x prediction columns: nested lists, or a numpy array once a frame or timeline has
+#: at least _ARRAY_PAIRS pairs (a model listing thousands of boxes). Both give identical numbers:
+#: the same IEEE operations on the same finite floats.
+Matrix = list[list[float]] | np.ndarray
+_ARRAY_PAIRS = 2048
 
 
 def score_clue(item: Item, pred_text: str, mode: Mode = "official") -> ClueScore:
@@ -81,12 +86,31 @@ def _frames_of(boxes: Sequence[BoxClue], frame_of: dict[float, int]) -> FrameBox
 def _score_event(item: Item, parsed: ParsedClue) -> tuple[ClusterScore, ...]:
     gts = [(c.start, c.end) for c in item.clue]
     preds = list(parsed.intervals)
-    ious = [[interval_iou(g, p) for p in preds] for g in gts]
-    la = sum(max(row) for row in ious) / len(gts) if gts and preds else 0.0
+    ious = _interval_ious(gts, preds)
+    la = sum(_best(row)[0] for row in ious) / len(gts) if gts and preds else 0.0
     cap = count_penalty(len(preds), len(gts))
     score = math.sqrt(la * max(0.0, cap))
     frame = FrameScore(-1, None, len(gts), len(preds), la, cap, score, _event_matches(ious, len(preds)))
     return (ClusterScore(0, None, score, (frame,)),)
+
+
+def _interval_ious(gts: list[tuple[float, float]], preds: list[tuple[float, float]]) -> Matrix:
+    if len(gts) * len(preds) < _ARRAY_PAIRS:
+        return [[interval_iou(g, p) for p in preds] for g in gts]
+    g = np.array(gts, dtype=float).reshape(-1, 2)
+    p = np.array(preds, dtype=float).reshape(-1, 2)
+    g0, g1, p0, p1 = g[:, :1], g[:, 1:], p[:, 0], p[:, 1]
+    inter = np.maximum(0.0, np.minimum(g1, p1) - np.maximum(g0, p0))
+    span = np.maximum(g1, p1) - np.minimum(g0, p0)
+    return np.divide(inter, span, out=np.zeros_like(inter), where=span != 0)
+
+
+def _best(row: list[float] | np.ndarray) -> tuple[float, int]:
+    """The row's highest IoU and its first column (0.0, -1 for an empty row)."""
+    if isinstance(row, np.ndarray):
+        return (float(row.max()), int(row.argmax())) if row.size else (0.0, -1)
+    best = max(row, default=0.0)
+    return best, (row.index(best) if row else -1)
 
 
 def _event_matches(ious: Matrix, n_pred: int) -> tuple[InstanceMatch, ...]:
@@ -94,11 +118,10 @@ def _event_matches(ious: Matrix, n_pred: int) -> tuple[InstanceMatch, ...]:
     rows: list[InstanceMatch] = []
     chosen: set[int] = set()
     for g, row in enumerate(ious):
-        best = max(row, default=0.0)
+        best, p = _best(row)
         if best <= 0:
             rows.append(InstanceMatch(g, None, 0.0, "missed"))
             continue
-        p = row.index(best)
         kind = "duplicate" if p in chosen else _matched_kind(best)
         chosen.add(p)
         rows.append(InstanceMatch(g, p, best, kind))
@@ -121,22 +144,45 @@ def _frames_score(gt: FrameBoxes, pred: FrameBoxes, times: list[float]) -> tuple
 
 
 def _frame_score(frame: int, gt: list[Box], pred: list[Box], times: list[float]) -> FrameScore:
-    ious = [[box_iou(g, p) for p in pred] for g in gt]
+    ious = _box_ious(gt, pred)
     pairs = greedy_match(ious, len(pred))
-    la = sum(ious[g][p] for g, p in pairs) / len(gt) if gt else 0.0
+    la = sum(float(ious[g][p]) for g, p in pairs) / len(gt) if gt else 0.0
     cap = count_penalty(len(pred), len(gt))
     score = math.sqrt(la * max(0.0, cap))
     timestamp = times[frame] if 0 <= frame < len(times) else None
     return FrameScore(frame, timestamp, len(gt), len(pred), la, cap, score, _box_matches(ious, len(pred), pairs))
 
 
+def _box_ious(gt: list[Box], pred: list[Box]) -> Matrix:
+    """IoU of every (GT, prediction) pair of boxes, corners ordered first (`Box.normalised`)."""
+    if len(gt) * len(pred) < _ARRAY_PAIRS:
+        pred_corners = [_corners(p) for p in pred]
+        return [[normalised_iou(g, p) for p in pred_corners] for g in map(_corners, gt)]
+    g = normalised_array(gt).reshape(-1, 1, 4)
+    p = normalised_array(pred).reshape(1, -1, 4)
+    iw = np.maximum(0.0, np.minimum(g[..., 2], p[..., 2]) - np.maximum(g[..., 0], p[..., 0]))
+    ih = np.maximum(0.0, np.minimum(g[..., 3], p[..., 3]) - np.maximum(g[..., 1], p[..., 1]))
+    inter = iw * ih
+    union = (g[..., 2] - g[..., 0]) * (g[..., 3] - g[..., 1]) + (p[..., 2] - p[..., 0]) * (p[..., 3] - p[..., 1]) - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _corners(box: Box | Sequence[float]) -> Box:
+    """Ordered corners of a box (edited geometry may hand in plain 4-tuples)."""
+    return (box if isinstance(box, Box) else Box(*box)).normalised()
+
+
 def greedy_match(ious: Matrix, n_pred: int) -> list[tuple[int, int]]:
-    """Repeatedly take the highest-IoU unmatched pair; ties: lowest GT index, then lowest pred index."""
-    order = sorted((-v, g, p) for g, row in enumerate(ious) for p, v in enumerate(row))
+    """Repeatedly take the highest-IoU unmatched pair; ties: lowest GT index, then lowest pred index.
+
+    A GT is matched before all GTs are, so to one of its `min(#GT, #pred)` best predictions: only
+    those candidates are sorted, which keeps a frame with a huge list of predicted boxes linear.
+    """
+    limit = min(len(ious), n_pred)
+    order = sorted(candidate for g, row in enumerate(ious) for candidate in _best_in_row(g, row, limit))
     used_g: set[int] = set()
     used_p: set[int] = set()
-    pairs = []
-    limit = min(len(ious), n_pred)
+    pairs: list[tuple[int, int]] = []
     for _, g, p in order:
         if g not in used_g and p not in used_p:
             used_g.add(g)
@@ -147,17 +193,27 @@ def greedy_match(ious: Matrix, n_pred: int) -> list[tuple[int, int]]:
     return pairs
 
 
+def _best_in_row(g: int, row: list[float] | np.ndarray, limit: int) -> list[tuple[float, int, int]]:
+    """(-IoU, g, p) of the row's `limit` best predictions in greedy order (all of them when few)."""
+    if isinstance(row, np.ndarray):
+        return [(-float(row[p]), g, int(p)) for p in np.argsort(-row, kind="stable")[:limit]]
+    if len(row) <= limit:
+        return [(-v, g, p) for p, v in enumerate(row)]
+    return [(negative, g, p) for negative, p in heapq.nsmallest(limit, ((-v, p) for p, v in enumerate(row)))]
+
+
 def _box_matches(ious: Matrix, n_pred: int, pairs: list[tuple[int, int]]) -> tuple[InstanceMatch, ...]:
     rows: list[InstanceMatch] = []
     chosen: set[int] = set()
     paired = dict(pairs)
     for g, row in enumerate(ious):
         p = paired.get(g)
-        if p is None or row[p] <= 0:
+        iou = float(row[p]) if p is not None else 0.0
+        if p is None or iou <= 0:
             rows.append(InstanceMatch(g, None, 0.0, "missed"))
             continue
         chosen.add(p)
-        rows.append(InstanceMatch(g, p, row[p], _matched_kind(row[p])))
+        rows.append(InstanceMatch(g, p, iou, _matched_kind(iou)))
     rows.extend(_unmatched_preds(ious, n_pred, chosen))
     return tuple(rows)
 
@@ -190,13 +246,12 @@ def _matched_kind(iou: float) -> str:
 
 def _unmatched_preds(ious: Matrix, n_pred: int, chosen: set[int]) -> list[InstanceMatch]:
     """Predictions nobody matched: duplicates if they overlap some GT, else hallucinated."""
-    rows = []
-    for p in range(n_pred):
-        if p in chosen:
-            continue
-        best = max((row[p] for row in ious), default=0.0)
-        rows.append(InstanceMatch(None, p, best, "duplicate" if best > 0 else "hallucinated"))
-    return rows
+    if isinstance(ious, np.ndarray):
+        column_best = ious.max(axis=0).tolist() if len(ious) else [0.0] * n_pred
+    else:
+        column_best = [max((row[p] for row in ious), default=0.0) for p in range(n_pred)]
+    return [InstanceMatch(None, p, best, "duplicate" if best > 0 else "hallucinated")
+            for p, best in enumerate(column_best) if p not in chosen]
 
 
 _SCORERS = {"event": _score_event, "object": _score_object, "attribute": _score_attribute}

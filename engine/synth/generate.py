@@ -108,12 +108,28 @@ def _report(progress: Progress | None, message: str, fraction: float) -> None:
         progress(message, min(1.0, max(0.0, fraction)))
 
 
+def remove_leftovers(out: Path, planned: list[tuple[Scene, list[Plan]]], manifest: dict) -> None:
+    """What an interrupted or earlier, larger run left: our temp files (a video's `.part`, an atomic
+    write's `.tmp`) and videos this plan no longer has (only those the manifest says we wrote)."""
+    for pattern in ("videos/.*.part", ".*.tmp", "videos/.*.tmp", "predictions/*/*/.*.tmp"):
+        for leftover in out.glob(pattern):
+            leftover.unlink(missing_ok=True)
+    names = {f"{scene.name}.mp4" for scene, _ in planned}
+    stale = [n for n in manifest["videos"] if n not in names]
+    for name in stale:
+        (out / "videos" / Path(name).name).unlink(missing_ok=True)
+        del manifest["videos"][name]
+    if stale:
+        write_json_atomic(out / MANIFEST_NAME, manifest)
+
+
 def render_missing(
     planned: list[tuple[Scene, list[Plan]]], out: Path, config: SynthConfig, progress: Progress | None
 ) -> tuple[list[str], list[str]]:
     """Render each video not already complete under out/videos; returns (rendered, skipped) names."""
     manifest_path = out / MANIFEST_NAME
     manifest = _load_manifest(manifest_path)
+    remove_leftovers(out, planned, manifest)
     manifest["generator"], manifest["config"] = GENERATOR_VERSION, asdict(config)
     rendered, skipped = [], []
     for k, (scene, _) in enumerate(planned):

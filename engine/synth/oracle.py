@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from engine.io import write_text_atomic
+from engine.predictions import PROTOCOL_FOLDERS
 
-PROTOCOLS: tuple[str, ...] = ("long_acc", "ref_acc", "clue_acc")
+#: The protocol folders written, in the order that seeds each run's noise (byte-stable output).
+PROTOCOLS: tuple[str, ...] = tuple(PROTOCOL_FOLDERS)
 
 _ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
@@ -200,9 +202,15 @@ def prediction_line(seed: int, run: OracleRun, protocol: str, item: dict) -> str
 
 
 def write_predictions(root: Path, items: list[dict], seed: int) -> None:
-    """root/<run>/<protocol>/<index>.txt for every run, protocol and item."""
+    """root/<run>/<protocol>/<index>.txt for every run, protocol and item; a file for an item this
+    benchmark no longer has (an earlier, larger run into the same folder) is removed, so a
+    protocol folder always holds exactly the dataset's items."""
+    wanted = {f"{item['index']}.txt" for item in items}
     for run in RUNS:
         for protocol in PROTOCOLS:
+            folder = root / run.name / protocol
             for item in items:
-                path = root / run.name / protocol / f"{item['index']}.txt"
-                write_text_atomic(path, prediction_line(seed, run, protocol, item))
+                write_text_atomic(folder / f"{item['index']}.txt", prediction_line(seed, run, protocol, item))
+            for stale in folder.glob("*.txt"):
+                if stale.name not in wanted and stale.stem.isdigit():
+                    stale.unlink()

@@ -76,3 +76,16 @@ def test_drop_dataset_and_run(qtbot, tiny_bench, run_dirs, tmp_path):
         assert win.session.videos_dir == tiny_bench.videos_dir  # found next to the dataset
     finally:
         close_and_delete(win)
+
+
+def test_screenshot_of_the_compare_view(tiny_bench, run_dirs, tmp_path, qapp, capsys):
+    png = tmp_path / "compare.png"
+    item = next(i for i in tiny_bench.items if i.category == "attribute")
+    base = ["--dataset", str(tiny_bench.dataset_path), "--videos", str(tiny_bench.videos_dir), "--size", "1280x800"]
+    for run in run_dirs:
+        base += ["--predictions", str(run)]
+    assert main([*base, "--compare", "thinking,direct", "--select", str(item.index), "--screenshot", str(png)]) == 0
+    assert QImage(str(png)).width() >= 1280
+    assert main([*base, "--compare", "oracle,direct", "--screenshot", str(png)]) == 2
+    err = capsys.readouterr().err
+    assert "'oracle' matches 2 runs" in err and "oracle-direct" in err and "oracle-thinking" in err

@@ -33,7 +33,7 @@ def test_panel_numbers_equal_the_engine(qtbot, window, tiny_bench, category):
         assert panel.shown.score == expected.score
         assert f"{expected.score:.4f}" in panel.item_score.text()
         rows = panel.tree_rows()
-        shown_ious = [r[3] for r in rows if r[4]]  # instance rows carry an outcome
+        shown_ious = [r[1] for r in rows if r[2]]  # instance rows carry an outcome
         engine_ious = [f"{m.iou:.3f}" for c in expected.clusters for f in c.frames for m in f.matches]
         assert shown_ious == engine_ious
         if expected.failed:
@@ -118,7 +118,7 @@ def test_what_if_box_drag_rescored_live(qtbot, window, tiny_bench):
     assert window.wcs_panel.shown.score == pytest.approx(expected.score, abs=1e-12)
     assert window.scores.edits.has(run.name, item.index)
     assert slot in overlay.rois  # the dragged ROI survives the live re-score
-    window.shortcut_actions["reset_edit"].trigger()
+    window.shortcut_actions["undo_edit"].trigger()
     assert not window.scores.edits.has(run.name, item.index)
 
 

@@ -8,9 +8,9 @@ import time
 import pytest
 from PySide6.QtCore import QTimer
 
-from avr_studio.media.audio_out import NullAudioOutput, SoundDeviceOutput, create_audio_output
-from avr_studio.media.playback import PlaybackController
 from avr_studio.models import Playhead
+from avr_studio.playback.audio_out import NullAudioOutput, SoundDeviceOutput, create_audio_output
+from avr_studio.playback.playback import PlaybackController
 from tests.studio.conftest import wait_presented
 
 
@@ -147,3 +147,16 @@ def test_window_status_bar_says_muted(qtbot, tiny_bench, tmp_path):
             assert win.audio_note.text().startswith("Muted:")
     finally:
         close_and_delete(win)
+
+
+def test_thread_leak_check_sees_a_running_decode_worker(qtbot):
+    """The autouse leak check finds QThreads by scanning live objects: prove it sees a worker."""
+    from avr_studio.playback.decode_worker import DecodeWorker
+    from tests.studio.conftest import _running_qthreads
+
+    worker = DecodeWorker()
+    worker.start()
+    qtbot.waitUntil(worker.isRunning, timeout=2000)
+    assert worker in _running_qthreads()
+    worker.stop()
+    assert worker not in _running_qthreads()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from avr_studio.media.audio_out import AudioUnavailable, NullAudioOutput, create_audio_output
 from avr_studio.models import Playhead
+from avr_studio.playback.audio_out import AudioUnavailable, NullAudioOutput, create_audio_output
 
 TICK_MS = 10
 #: A playhead move further than this from the clock is a user seek: the clock restarts there.

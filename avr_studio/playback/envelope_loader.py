@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
-from avr_studio.media.decode_worker import lower_this_thread_priority
+from avr_studio.playback.decode_worker import lower_this_thread_priority
 
 
 class EnvelopeLoader(QThread):
