@@ -8,7 +8,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 
-from avr_studio.models.signals import Signal
+from psygnal import Signal
 
 SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0, 4.0)
 HOP_SECONDS = 5.0
@@ -17,6 +17,12 @@ HOP_SECONDS = 5.0
 class Playhead:
     """Current time in seconds; `time_changed(t)` on every move. The frame grid comes from the open
     video (`set_media`) so a one-frame step lands exactly on the next decoded frame."""
+    time_changed = Signal(float)
+    playing_changed = Signal(bool)
+    speed_changed = Signal(float)
+    loop_changed = Signal(object)
+    media_changed = Signal()
+
 
     def __init__(self) -> None:
         self.time = 0.0
@@ -27,11 +33,6 @@ class Playhead:
         self.loop: tuple[float, float] | None = None
         self._frame_index_at: Callable[[float], int] | None = None
         self._frame_time: Callable[[int], float] | None = None
-        self.time_changed = Signal()
-        self.playing_changed = Signal()
-        self.speed_changed = Signal()
-        self.loop_changed = Signal()
-        self.media_changed = Signal()
 
     # ---- media ---------------------------------------------------------------------------
     def set_media(

@@ -39,6 +39,7 @@ class Player(QWidget):
 
     status = Signal(str)
     video_info = Signal(object)  # VideoInfo or None
+    frame_shown = Signal()  # a frame was presented (with its overlays)
 
     def __init__(self, session: Session, selection: Selection, playhead: Playhead, scores: ScoreBoard,
                  parent=None) -> None:
@@ -163,6 +164,7 @@ class Player(QWidget):
             self.render_overlays()
         finally:
             self.worker.presented()
+        self.frame_shown.emit()
 
     def render_overlays(self) -> None:
         """Overlays of the presented frame (not of the requested time)."""
