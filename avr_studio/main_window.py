@@ -29,6 +29,7 @@ from avr_studio.run_tools import RunTools
 from avr_studio.shortcuts import SHORTCUTS, help_text
 from avr_studio.widgets.browser import Browser
 from avr_studio.widgets.compare_panel import ComparePanel
+from avr_studio.widgets.engine_tab import EngineTab
 from avr_studio.widgets.player import Player
 from avr_studio.widgets.summary import Summary
 from avr_studio.widgets.timeline import Timeline
@@ -95,6 +96,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.main_split, "Inspect")
         self.tabs.addTab(self.summary, "Summary")
+        self.engine = EngineTab(benchmark=self._open_benchmark)
+        self.tabs.addTab(self.engine, "Engine")
         self.setCentralWidget(self.tabs)
         self.audio_note = QLabel(self.playback.muted_note)
         self.audio_note.setObjectName("audioNote")
@@ -195,6 +198,8 @@ class MainWindow(QMainWindow):
         self.playback.status.connect(self._on_audio_note)
         self.player.video_info.connect(self._on_video_info)
         self.navigator.loop_owner_changed.connect(self.transport.show_loop)
+        self.engine.status.connect(self.show_status)
+        self.engine.evaluated.connect(self._open_evaluation)
 
     # ---- opening data --------------------------------------------------------------------
     def open_dataset(self, path: str | Path) -> bool:
@@ -230,6 +235,22 @@ class MainWindow(QMainWindow):
         extra = f"; {len(run.warnings)} warnings (first: {run.warnings[0]})" if run.warnings else ""
         self.show_status(f"run {run.name}: {', '.join(run.protocols)}{extra}")
         return True
+
+    def _open_benchmark(self) -> tuple[Path, Path] | None:
+        """The open dataset and its videos, for the Engine tab's checkpoint evaluation."""
+        session = self.session
+        if session.dataset_path is None:
+            return None
+        return session.dataset_path, session.videos_dir or session.dataset_path.parent / "videos"
+
+    def _open_evaluation(self, results: Path, dataset: Path, videos: Path) -> None:
+        """A checkpoint evaluated from the Engine tab: its benchmark (if none is open) and results as a run."""
+        if self.session.dataset_path is None:
+            self.open_videos(videos)
+            self.open_dataset(dataset)
+        if self.add_predictions(results):
+            self.browser.run_box.setCurrentText(self.session.runs[-1].name)
+            self.tabs.setCurrentIndex(0)
 
     def open_path(self, path: str | Path) -> bool:
         """Dropped or recent path: a dataset, a videos folder, or predictions (guessed by shape)."""
@@ -429,6 +450,9 @@ class MainWindow(QMainWindow):
         if not self.run_tools.confirm_close():  # a model run is going and the user keeps the window
             event.ignore()
             return
+        if not self.engine.confirm_close():  # a training run is going and the user keeps the window
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)
 
@@ -436,6 +460,7 @@ class MainWindow(QMainWindow):
         """Stop threads and the audio stream; safe to call twice."""
         self.playhead.set_playing(False)
         self.run_tools.shutdown()
+        self.engine.shutdown()
         self.playback.shutdown()
         self.player.shutdown()
         self.timeline.shutdown()
