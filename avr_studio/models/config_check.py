@@ -71,10 +71,11 @@ def _child(node, name: str, index: str):
             return node.value[i], node.value[i].start_mark.line
         return None, None
     if name and isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
+        for key, value in node.value:  # the mapping's own keys win over merged ones
             if getattr(key, "value", None) == name:
                 return value, key.start_mark.line
-            if getattr(key, "value", None) == "<<":  # a merged anchor (`<<: *cpu`): look inside it
+        for key, value in node.value:
+            if getattr(key, "value", None) == "<<":  # a merged anchor (`<<: *cpu`): the merge line
                 found, _line = _child(value, name, "")
                 if found is not None:
                     return found, key.start_mark.line
