@@ -31,6 +31,7 @@ from avr_studio.widgets.browser import Browser
 from avr_studio.widgets.compare_panel import ComparePanel
 from avr_studio.widgets.engine_tab import EngineTab
 from avr_studio.widgets.player import Player
+from avr_studio.widgets.reward_inspector import RewardInspector
 from avr_studio.widgets.summary import Summary
 from avr_studio.widgets.timeline import Timeline
 from avr_studio.widgets.transport import Transport
@@ -60,10 +61,24 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._connect()
         self.run_tools = RunTools(self)  # Run panel, error totals, notes, spectrogram toggle, next failure
+        self._add_reward_inspector()
         self.setAcceptDrops(True)
         self.resize(1600, 1000)
 
     # ---- layout --------------------------------------------------------------------------
+    def _add_reward_inspector(self) -> None:
+        """The Rewards dock beside the Run panel's docks, toggled from the View menu."""
+        self.reward_inspector = RewardInspector(self.session, self.selection)
+        dock = self.run_tools._dock("Rewards", self.reward_inspector)
+        self.tabifyDockWidget(self.run_tools.docks["Notes"], dock)
+        dock.hide()
+        self.rewards_dock = dock
+        action = dock.toggleViewAction()
+        action.setText("Re&wards panel (training rewards of the prediction)")
+        action.setShortcut("Ctrl+Shift+R")
+        view = next(a.menu() for a in self.menuBar().actions() if a.menu() and a.text() == "&View")
+        view.addAction(action)
+
     def _build(self) -> None:
         self.browser = Browser(self.session, self.selection, self.scores)
         self.player = Player(self.session, self.selection, self.playhead, self.scores)
@@ -461,6 +476,7 @@ class MainWindow(QMainWindow):
         self.playhead.set_playing(False)
         self.run_tools.shutdown()
         self.engine.shutdown()
+        self.reward_inspector.shutdown()
         self.playback.shutdown()
         self.player.shutdown()
         self.timeline.shutdown()

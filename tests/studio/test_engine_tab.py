@@ -245,3 +245,54 @@ def test_corrupt_metrics_and_a_missing_folder_give_messages(tab, tmp_path):
     assert tab.curves.drawn_points("loss") == 1
     assert "skipped a corrupt line: not json at all" in tab.log_view.toPlainText()
     assert "unfinished line" in tab.state_label.text()
+
+
+# ---- reward inspector ----------------------------------------------------------------------
+def test_reward_inspector_scores_a_and_b_with_the_training_rewards(window, qtbot):
+    from training.data import temporal_sample
+    from training.rewards import REWARDS
+
+    inspector = window.reward_inspector
+    window.rewards_dock.show()
+    names = [run.name for run in window.session.runs]
+    window.compare_runs(names[0], names[1])
+    item = next(i for i in window.session.items if i.category == "event"
+                and window.session.run(names[0]).pred_text("clue", i.index) is not None)
+    with qtbot.waitSignal(inspector.answered, timeout=60_000) as blocker:
+        window.selection.select_item(item.index)
+    results = {r["protocol"]: r for r in blocker.args[0]["results"]}
+    clue = results["clue"]
+    assert clue["task"] == "temporal_grounding"
+    assert [p["label"] for p in clue["predictions"]] == ["A", "B"]
+    row = temporal_sample(item, item.video)
+    for label, run_name in (("A", names[0]), ("B", names[1])):
+        text = window.session.run(run_name).pred_text("clue", item.index)
+        got = {r["name"]: r for r in next(p for p in clue["predictions"] if p["label"] == label)["rewards"]}
+        for name in ("format_reward", "temporal_iou_reward"):
+            expected = REWARDS[name]([text], solution=[row.solution], task=[row.task])[0]
+            assert got[name]["value"] == pytest.approx(expected)
+            assert (got[name]["reason"] != "") == (expected == 0)
+    for protocol in ("long", "ref"):
+        if protocol in results:
+            assert results[protocol]["task"] == "counting"
+            assert {r["name"] for r in results[protocol]["predictions"][0]["rewards"]} == {"format_reward",
+                                                                                          "count_reward"}
+    assert "temporal_iou_reward" in inspector.view.toPlainText()
+
+
+def test_reward_inspector_says_none_applies_to_attribute_clues():
+    from engine.benchmark import item_from_json
+    from training.inspect_rewards import answer
+
+    item = {"index": 7, "video": "v.mp4", "question_en": "How many colours?", "answer": 2, "category": "attribute",
+            "clue": [[{"timestamp": 0.5, "bbox": [0, 0, 10, 10]}]], "query_interval": [0.0, 2.0]}
+    item_from_json(item)
+    out = subprocess.run([sys.executable, "-m", "training.inspect_rewards"], capture_output=True, text=True,
+                         input=json.dumps({"item": item, "protocol": "clue",
+                                           "predictions": [{"label": "A", "pred": "[[0, 1]]"}]}), check=True)
+    result = json.loads(out.stdout)
+    assert result["task"] is None and "no training reward applies to attribute" in result["note"]
+    assert result == answer({"item": item, "protocol": "clue", "predictions": [{"label": "A", "pred": "[[0, 1]]"}]})
+    bad = subprocess.run([sys.executable, "-m", "training.inspect_rewards"], capture_output=True, text=True,
+                         input="[]")
+    assert bad.returncode == 2 and "error" in json.loads(bad.stdout)
