@@ -103,12 +103,12 @@ class Curves(QWidget):
         plot = self.plots[panel]
         colour_rank = sum(1 for (n, _m) in self._items if n == run_name and panel_of(_m) == panel)
         colour = COLOURS[(colour_rank if panel == "reward" else run_rank) % len(COLOURS)]
-        pen = pg.mkPen(colour, width=1.6, style=RUN_STYLES[run_rank % len(RUN_STYLES)])
+        pen = pg.mkPen(colour, width=1, style=RUN_STYLES[run_rank % len(RUN_STYLES)])
         label = reward_name(metric) if panel == "reward" else metric.split("/")[-1]
         if len(self.runs) > 1 or run_rank > 0:
             label = f"{run_name}: {label}"
         item = plot.plot(pen=pen, name=label)
-        item.setDownsampling(auto=True, method="peak")
+        item.setDownsampling(auto=True, method="mean")
         item.setClipToView(True)
         self._items[(run_name, metric)] = item
         return item
