@@ -41,6 +41,7 @@ class Curves(QWidget):
         self._items: dict[tuple[str, str], pg.PlotDataItem] = {}
         self._boundaries: list[pg.InfiniteLine] = []
         self._boundary_key: tuple = ()
+        self._drawn: dict[tuple[str, str], tuple[int, float]] = {}  # (run, metric) -> (points, smoothing)
         self.smoothing = QDoubleSpinBox()
         self.smoothing.setRange(0.0, 0.99)
         self.smoothing.setSingleStep(0.1)
@@ -53,7 +54,6 @@ class Curves(QWidget):
         self.plots: dict[str, pg.PlotItem] = {}
         for i, (key, title) in enumerate(PANELS):
             plot = self.graphics.addPlot(row=i // 2, col=i % 2, title=title)
-            plot.showGrid(x=True, y=True, alpha=0.2)
             plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
             plot.setLabel("bottom", "global step")
             self.plots[key] = plot
@@ -78,7 +78,9 @@ class Curves(QWidget):
             if run_name not in runs:
                 self.plots[panel_of(metric)].removeItem(item)
                 del self._items[(run_name, metric)]
+                self._drawn.pop((run_name, metric), None)
         self.runs = dict(runs)
+        self._drawn.clear()  # a new or re-read run: every curve gets its arrays again
         self.redraw()
 
     def drawn_points(self, metric: str, run_name: str | None = None) -> int:
@@ -89,14 +91,17 @@ class Curves(QWidget):
 
     # ---- drawing ---------------------------------------------------------------------------
     def redraw(self) -> None:
+        """Hand the curves that gained points (or a new smoothing) their arrays; others are left alone."""
         weight = self.smoothing.value()
         for r, (run_name, run) in enumerate(self.runs.items()):
             for metric, series in list(run.series.items()):
                 panel = panel_of(metric)
-                if panel is None:
+                key = (run_name, metric)
+                if panel is None or self._drawn.get(key) == (series.steps.size, weight):
                     continue
-                item = self._items.get((run_name, metric)) or self._new_item(run_name, r, metric, panel)
+                item = self._items.get(key) or self._new_item(run_name, r, metric, panel)
                 item.setData(series.steps.values, series.smoothed(weight))
+                self._drawn[key] = (series.steps.size, weight)
         self._mark_stages()
 
     def _new_item(self, run_name: str, run_rank: int, metric: str, panel: str) -> pg.PlotDataItem:

@@ -239,8 +239,10 @@ class EngineTab(QWidget):
             self._say(problem)
         if update.log_lines:
             self.log_view.appendPlainText("\n".join(update.log_lines))
+        if update.reset:
+            self.curves.set_runs(self._curve_runs())
         if update.metrics or update.reset or self.overlays:
-            self.curves.redraw()
+            QTimer.singleShot(0, self.curves.redraw)  # its own event: the tables and the curves never add up
         if update.filters:
             self._fill_filters()
         if update.completions:
