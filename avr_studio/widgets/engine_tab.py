@@ -76,6 +76,10 @@ class EngineTab(QWidget):
         self._kill_timer.setSingleShot(True)
         self._kill_timer.timeout.connect(self._kill_attached)
         self._build()
+        self._redraw_soon = QTimer(self)
+        self._redraw_soon.setSingleShot(True)
+        self._redraw_soon.setInterval(0)
+        self._redraw_soon.timeout.connect(self.curves.redraw)
         self.poll_timer = QTimer(self)
         self.poll_timer.setInterval(POLL_MS)
         self.poll_timer.timeout.connect(self.poll)
@@ -150,6 +154,7 @@ class EngineTab(QWidget):
         self.log_view.setFont(QFont("monospace", 8))
         self.filter_table = _table(["Stage", "Epoch", "Kept", "Dropped: solved", "Dropped: localised"])
         self.completions_table = _table(["Stage", "Step", "Rewards", "Completion"])
+        self.completions_table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.completions_table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.checkpoints = QListWidget()
         self.protocol = QComboBox()
@@ -242,7 +247,7 @@ class EngineTab(QWidget):
         if update.reset:
             self.curves.set_runs(self._curve_runs())
         if update.metrics or update.reset or self.overlays:
-            QTimer.singleShot(0, self.curves.redraw)  # its own event: the tables and the curves never add up
+            self._redraw_soon.start()  # its own event: the tables and the curves never add up
         if update.filters:
             self._fill_filters()
         if update.completions:
@@ -252,7 +257,7 @@ class EngineTab(QWidget):
             self._fill_checkpoints()
         self._show_liveness()
         if self.run.has_backlog:  # a big file: the next slice soon, without blocking now
-            QTimer.singleShot(0, self.poll)
+            QTimer.singleShot(0, self, self.poll)
 
     def _show_liveness(self) -> None:
         live = self.run.liveness()
@@ -466,6 +471,7 @@ class EngineTab(QWidget):
     def shutdown(self) -> None:
         """The window is closing (after confirm_close): timers off, evaluation and check jobs stopped."""
         self.poll_timer.stop()
+        self._redraw_soon.stop()
         self._kill_timer.stop()
         for job in (self.check_job, self.eval_job):
             if job is not None:

@@ -158,7 +158,7 @@ def test_stop_mid_stage_gives_stopped_and_resume_completes(micro_run):
     assert any((micro_run.root / "checkpoints" / "sft").glob("checkpoint-*"))
     steps = [json.loads(line)["step"] for line in (micro_run.root / "metrics.jsonl").read_text().splitlines()
              if json.loads(line)["stage"] == "sft"]
-    assert steps == [1, 2, 3]  # resumed without repeating or losing a step
+    assert steps == [1, 2, 3, 4, 5]  # resumed without repeating or losing a step
     assert micro_run.final_status["stages"][0]["state"] == "done"
 
 
@@ -184,7 +184,7 @@ def test_evaluating_a_checkpoint_opens_it_as_a_run(window, micro_run, qtbot):
     window.tabs.setCurrentWidget(tab)
     tab.open_run(micro_run.root)
     names = [tab.checkpoints.item(i).text() for i in range(tab.checkpoints.count())]
-    assert "grpo_counting/final" in names and "sft/checkpoint-3" in names
+    assert "grpo_counting/final" in names and "sft/checkpoint-5" in names
     tab.checkpoints.setCurrentRow(names.index("grpo_counting/final"))
     tab.protocol.setCurrentText("long")
     tab.eval_limit.setValue(1)
@@ -256,7 +256,7 @@ def test_a_dead_trainer_with_a_stale_heartbeat_shows_dead_not_running(tab, tmp_p
         assert tab.resume_button.isEnabled() and not tab.stop_button.isEnabled()
 
 
-def test_corrupt_metrics_and_a_missing_folder_give_messages(tab, tmp_path):
+def test_corrupt_metrics_and_a_missing_folder_give_messages(tab, qtbot, tmp_path):
     tab.open_run(tmp_path / "missing")
     assert tab.last_liveness.state == "missing" and "does not exist" in tab.state_label.text()
     assert not tab.resume_button.isEnabled()
@@ -266,7 +266,7 @@ def test_corrupt_metrics_and_a_missing_folder_give_messages(tab, tmp_path):
     (root / "metrics.jsonl").write_text('{"stage": "sft", "step": 1, "global_step": 1, "loss": 2.0}\n'
                                         'not json at all\n{"stage": "sft", "step": 2, "glo')
     tab.open_run(root)
-    assert tab.curves.drawn_points("loss") == 1
+    qtbot.waitUntil(lambda: tab.curves.drawn_points("loss") == 1, timeout=5000)
     assert "skipped a corrupt line: not json at all" in tab.log_view.toPlainText()
     assert "unfinished line" in tab.state_label.text()
 
