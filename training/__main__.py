@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def check(config_path: Path, as_json: bool) -> int:
-    from training.config import ConfigError, device_warnings, load_config
+    from training.config import ConfigError, device_warnings, load_config, path_warnings
 
     try:
         config = load_config(config_path)
@@ -44,7 +44,7 @@ def check(config_path: Path, as_json: bool) -> int:
             for path, message in exc.problems:
                 print(f"{config_path}: {path + ': ' if path else ''}{message}", file=sys.stderr)
         return EXIT_USER_ERROR
-    warnings = device_warnings(config)
+    warnings = path_warnings(config) + device_warnings(config)
     stages = [{"name": s.name, "kind": s.kind, "tasks": list(s.tasks)} for s in config.stages]
     if as_json:
         print(json.dumps({"ok": True, "config": str(config_path), "errors": [], "warnings": warnings,

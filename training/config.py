@@ -304,6 +304,19 @@ def build_trainer_args(stage: StageSettings, output_dir: str | Path, device_chec
     return cls(**kwargs)
 
 
+def path_warnings(config: TrainConfig) -> list[str]:
+    """Model and data paths missing on this machine (a config may be checked on another machine)."""
+    warnings = []
+    if config.model.path != "tiny" and not Path(config.model.path).exists():
+        warnings.append(f"model.path: {config.model.path} does not exist here")
+    for i, source in enumerate(config.data):
+        for name in ("path", "videos"):
+            value = getattr(source, name)
+            if value is not None and not Path(value).exists():
+                warnings.append(f"data[{i}].{name}: {value} does not exist here")
+    return warnings
+
+
 def device_warnings(config: TrainConfig) -> list[str]:
     """Settings this machine cannot run (bf16 without a supporting GPU), said before a model loads."""
     import torch

@@ -104,9 +104,15 @@ def test_avr_train_check_json(tmp_path):
     report = json.loads(out.stdout)
     assert report["ok"] is False
     assert report["errors"][0]["path"] == "stages[0].trainer.loss_type"
-    good = run_cli("--check", "--config", str(resource_path("stages", "smoke.yaml")), "--json")
+    good = run_cli("--check", "--config", str(resource_path("stages", "paper.yaml")), "--json")
     assert good.returncode == 0, good.stderr
-    assert [s["name"] for s in json.loads(good.stdout)["stages"]][0] == "sft"
+    paper = json.loads(good.stdout)
+    assert paper["ok"] is True and [s["name"] for s in paper["stages"]][0] == "sft"
+    assert any(w.startswith("model.path:") and "does not exist here" in w for w in paper["warnings"])
+    import torch
+
+    if not torch.cuda.is_available():
+        assert any(w.startswith("stages[0].trainer.bf16") for w in paper["warnings"])
 
 
 def test_avr_train_argument_errors_are_one_line():
