@@ -33,8 +33,10 @@ def test_a_background_batch_over_the_filtered_items_loads_as_a_run(qtbot, window
     panel = tools.run_panel
     panel.protocol.setCurrentText("clue")
     before = len(window.session.runs)
-    with StallProbe() as probe, qtbot.waitSignal(panel.run_ready, timeout=120000):
-        qtbot.mouseClick(panel.run_batch_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(panel.run_ready, timeout=120000):
+        with StallProbe() as probe:  # while the model runs (loading the finished run comes after)
+            qtbot.mouseClick(panel.run_batch_button, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: panel.progress.value() == len(shown), timeout=120000)
     probe.assert_no_stall()
     assert len(window.session.runs) == before + 1
     run = window.session.runs[-1]
