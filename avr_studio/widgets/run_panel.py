@@ -219,6 +219,8 @@ class RunPanel(QWidget):
             self._set_running(False)
             return
         self._current = self.queue.pop(0)
+        if self.job is not None:
+            self.job.deleteLater()  # the previous job is over: its process and timers go
         job = Job(self._current.spec, self)
         job.records.connect(self._on_records)
         job.event.connect(self._on_event)
