@@ -41,6 +41,11 @@ def test_run_setup_names_runs_and_refuses_incomplete_setups(tmp_path):
         setup.validate()
     with pytest.raises(RunSetupError, match="needs a server URL"):
         RunSetup(backend="openai").validate()
+    served = RunSetup(backend="openai", url="http://127.0.0.1:8000/v1", model="avr")
+    served.validate()
+    assert served.run_name("direct") == "openai-avr_127.0.0.1_8000_v1-direct-clue"
+    argv = served.request("direct", tmp_path / "d.json", tmp_path, tmp_path / "o.jsonl").argv()
+    assert argv[argv.index("--url") + 1] == "http://127.0.0.1:8000/v1" and argv[argv.index("--model") + 1] == "avr"
     RunSetup(backend="baseline").validate()
     assert batch_out(tmp_path, RunSetup(), "direct") == tmp_path / "baseline-direct-clue.jsonl"
 
