@@ -188,3 +188,25 @@ def test_closing_over_a_running_batch_asks_first(qtbot, panel):
     assert not panel.busy
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_an_openai_compatible_server_answers_the_selected_item(qtbot, panel, tiny_bench):
+    from tests.engine.chat_server import ChatServer
+
+    item = tiny_bench.items[1]
+    panel.selection.select_item(item.index)
+    panel.backend.setCurrentText("openai")
+    assert panel.served_model.isVisible() and not panel.browse.isVisible()
+    with ChatServer(answer=lambda body: "<think>two knocks at 3.5 s</think><answer>2</answer>",
+                    models=["avr"]) as server:
+        panel.target.setText(server.url)
+        panel.served_model.setText("avr")
+        panel.protocol.setCurrentText("long")
+        panel.frames.setValue(4)
+        with qtbot.waitSignal(panel.run_ready, timeout=60000) as blocker:
+            assert panel.run_item()
+        assert len(server.requests) == 1
+    row = json.loads(blocker.args[0].read_text().splitlines()[0])
+    assert row["index"] == item.index and row["backend"] == "openai" and row["error"] is None
+    assert row["pred"] == "<think>two knocks at 3.5 s</think><answer>2</answer>"
+    assert "two knocks at 3.5 s" in panel.output.toPlainText()
