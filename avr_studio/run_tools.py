@@ -203,6 +203,7 @@ class RunTools(QObject):
         self.window.browser.show_only(annotations.indices_with_tag(tag), f"tag {tag}")
 
     def _filter_by_count(self, category: str, kind: str, indices) -> None:
+        """A count (or an IoU bar) of the error totals: show its items."""
         where = "" if category == ALL else f" in {category}"
         self.window.browser.show_only(indices, f"{kind}{where}")
         self.window.tabs.setCurrentIndex(0)
@@ -254,4 +255,5 @@ class RunTools(QObject):
         return self.run_panel.confirm_close()
 
     def shutdown(self) -> None:
+        self.notes.save_note()  # a note typed just before closing is kept
         self.run_panel.shutdown()

@@ -31,12 +31,18 @@ class ErrorTotals:
     item_sets: Mapping[tuple[str, str], frozenset[int]]
     ious: tuple[float, ...]  # IoU of every matched or mislocalised pair
     n_items: Mapping[str, int]
+    iou_items: tuple[int, ...] = ()  # the item of each pair in `ious`
 
     def count(self, category: str = ALL, kind: str = "missed") -> int:
         return self.counts.get((category, kind), 0)
 
     def items(self, category: str = ALL, kind: str = "missed") -> frozenset[int]:
         return self.item_sets.get((category, kind), frozenset())
+
+    def items_with_iou(self, low: float, high: float) -> frozenset[int]:
+        """Items with a matched pair whose IoU is in [low, high) (1.0 counts in the last bin)."""
+        return frozenset(i for iou, i in zip(self.ious, self.iou_items, strict=True)
+                         if low <= iou < high or (high >= 1.0 and iou == 1.0))
 
     def categories(self) -> list[str]:
         """Categories the run has items in, in the benchmark's order, then `all`."""
@@ -54,6 +60,7 @@ def error_totals(run: str, scores: Mapping[int, ClueScore]) -> ErrorTotals:
     sets: dict[tuple[str, str], set[int]] = {}
     n_items: dict[str, int] = {}
     ious: list[float] = []
+    iou_items: list[int] = []
     for index, score in scores.items():
         for category in (score.category, ALL):
             n_items[category] = n_items.get(category, 0) + 1
@@ -62,9 +69,11 @@ def error_totals(run: str, scores: Mapping[int, ClueScore]) -> ErrorTotals:
         for kind, n in score.kinds().items():
             for category in (score.category, ALL):
                 _add(counts, sets, (category, kind), index, n)
-        ious.extend(_paired_ious(score))
+        paired = _paired_ious(score)
+        ious.extend(paired)
+        iou_items.extend([index] * len(paired))
     frozen = {key: frozenset(value) for key, value in sets.items()}
-    return ErrorTotals(run, counts, frozen, tuple(ious), n_items)
+    return ErrorTotals(run, counts, frozen, tuple(ious), n_items, tuple(iou_items))
 
 
 def _add(counts: dict, sets: dict, key: tuple[str, str], index: int, n: int) -> None:

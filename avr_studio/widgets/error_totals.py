@@ -43,7 +43,8 @@ class ErrorTotalsPanel(QWidget):
         self.histogram = pg.PlotWidget()
         self.histogram.setMenuEnabled(False)
         self.histogram.setMouseEnabled(x=False, y=False)
-        self.histogram.setLabel("bottom", "IoU of matched pairs")
+        self.histogram.setLabel("bottom", "IoU of matched pairs (click a bar: its items)")
+        self.histogram.scene().sigMouseClicked.connect(self._on_histogram_click)
         self.histogram.setLabel("left", "pairs")
         self.histogram.addItem(pg.InfiniteLine(0.5, angle=90, pen=pg.mkPen(OKABE_ITO["vermillion"], style=Qt.PenStyle.DashLine)))
         self.bars: pg.BarGraphItem | None = None
@@ -89,6 +90,20 @@ class ErrorTotalsPanel(QWidget):
         self.histogram.addItem(self.bars)
         self.histogram.setXRange(0, 1, padding=0.02)
         self.histogram.setYRange(0, max(1, int(counts.max()) if len(counts) else 1), padding=0.05)
+
+    def _on_histogram_click(self, event) -> None:
+        if self.totals is None:
+            return
+        x = self.histogram.getViewBox().mapSceneToView(event.scenePos()).x()
+        self.show_iou_bin(x)
+
+    def show_iou_bin(self, iou: float) -> None:
+        """Ask for the items whose matched pairs fall in the histogram bin holding `iou`."""
+        if self.totals is None or not 0.0 <= iou <= 1.0:
+            return
+        k = min(HISTOGRAM_BINS - 1, int(iou * HISTOGRAM_BINS))
+        low, high = k / HISTOGRAM_BINS, (k + 1) / HISTOGRAM_BINS
+        self.filter_requested.emit("all", f"IoU {low:.1f}-{high:.1f}", self.totals.items_with_iou(low, high))
 
     def _on_cell(self, row: int, col: int) -> None:
         if self.totals is None:

@@ -117,6 +117,7 @@ class Player(QWidget):
             self._show_placeholder(EMPTY_HINT if not self.session.items else "no item selected")
         elif not path.is_file():
             self._show_placeholder(f"video not found: {path}")
+            self.playhead.mark_unplayable()
             self.status.emit(f"video not found: {path}")
             path = None
         self.worker.open(path)
@@ -136,6 +137,7 @@ class Player(QWidget):
         if self.path is not None and Path(path) == self.path:
             if self.info is None:
                 self._show_placeholder(message)
+                self.playhead.mark_unplayable()
             self.status.emit(message)
 
     def _show_placeholder(self, text: str) -> None:

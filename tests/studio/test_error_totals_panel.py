@@ -27,5 +27,10 @@ def test_the_panel_shows_the_runs_totals_and_asks_for_a_filter(qtbot, tiny_bench
         panel.table.cellClicked.emit(len(rows) - 1, missed_col)
     assert blocker.args[:2] == [ALL, "missed"]
     assert blocker.args[2] == totals.items(ALL, "missed")
+    with qtbot.waitSignal(panel.filter_requested) as blocker:
+        panel.show_iou_bin(0.75)
+    assert blocker.args[1] == "IoU 0.7-0.8"
+    assert blocker.args[2] == totals.items_with_iou(0.7, 0.8)
+    assert blocker.args[2]  # the noisy oracle has pairs there
     panel.show_totals(None)
     assert panel.table.rowCount() == 0 and panel.bars is None

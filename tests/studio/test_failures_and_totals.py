@@ -107,6 +107,8 @@ def test_error_totals_count_instances_and_know_their_items():
     assert counts.sum() == len(totals.ious)
     assert counts[2] == 1  # the mislocalised pair, IoU 0.25
     assert edges[5] == pytest.approx(0.5)
+    assert totals.items_with_iou(0.2, 0.3) == {1}  # the mislocalised pair's item
+    assert totals.items_with_iou(0.9, 1.0) >= {4}  # a perfect answer: IoU 1.0 lands in the last bin
     assert table_rows(totals)[0][0] == "event"
 
 

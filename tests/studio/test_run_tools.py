@@ -4,6 +4,7 @@ spectrogram toggles, a killed worker leaves a clear message."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -33,8 +34,10 @@ def test_a_background_batch_over_the_filtered_items_loads_as_a_run(qtbot, window
     panel = tools.run_panel
     panel.protocol.setCurrentText("clue")
     before = len(window.session.runs)
-    with StallProbe() as probe, qtbot.waitSignal(panel.run_ready, timeout=120000):
-        qtbot.mouseClick(panel.run_batch_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(panel.run_ready, timeout=120000):
+        with StallProbe() as probe:  # while the model runs (loading the finished run comes after)
+            qtbot.mouseClick(panel.run_batch_button, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: panel.progress.value() == len(shown), timeout=120000)
     probe.assert_no_stall()
     assert len(window.session.runs) == before + 1
     run = window.session.runs[-1]
@@ -110,6 +113,10 @@ def test_tags_filter_the_browser_and_timestamps_seek(qtbot, window, tools, tiny_
     run = window.session.run(window.selection.run_name)
     assert (run.path / "annotations.json").is_file()  # beside the run
     window.selection.select_item(tagged[0])
+    qtbot.keyClicks(tools.notes.note, "typed just before closing")
+    tools.shutdown()  # as closing the window does
+    assert json.loads((run.path / "annotations.json").read_text())["items"][str(tagged[0])]["note"] == (
+        "typed just before closing")
     tools.reasoning.show_text("<think>the knock at 3.5 s</think>")
     tools.reasoning.seek_requested.emit(3.5)
     assert window.playhead.time == pytest.approx(3.5, abs=0.05)
