@@ -37,7 +37,7 @@ class ConfigMessage:
 def templates() -> dict[str, Path]:
     """The shipped pipeline configs (resources/stages/*.yaml) by file name."""
     folder = resource_path("stages", "smoke.yaml").parent
-    return {p.name: p for p in sorted(folder.glob("*.yaml")) if _is_pipeline(p)}
+    return {p.name: p for p in sorted(folder.glob("*.yaml")) if not p.name.startswith(".") and _is_pipeline(p)}
 
 
 def _is_pipeline(path: Path) -> bool:

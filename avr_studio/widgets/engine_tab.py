@@ -516,9 +516,9 @@ class EngineTab(QWidget):
             return
         if self.check_job is not None and self.check_job.running:
             return
-        folder = self._config_file.parent if self._config_file else Path(tempfile.gettempdir())
-        target = folder / ".avr-studio-check.yaml" if os.access(folder, os.W_OK) else \
-            Path(tempfile.gettempdir()) / "avr-studio-check.yaml"
+        handle, name = tempfile.mkstemp(prefix="avr-studio-check-", suffix=".yaml")  # never beside the templates
+        os.close(handle)
+        target = Path(name)
         target.write_text(text, encoding="utf-8")
         self._check_text, self._check_lines = text, []
         self.check_list.clear()
