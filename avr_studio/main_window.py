@@ -3,6 +3,7 @@ drag and drop, recent files and the user-facing error dialogs."""
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -111,7 +112,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.main_split, "Inspect")
         self.tabs.addTab(self.summary, "Summary")
-        self.engine = EngineTab(benchmark=self._open_benchmark)
+        opener = weakref.WeakMethod(self._open_benchmark)  # no cycle keeps a closed window alive
+        self.engine = EngineTab(benchmark=lambda: (method := opener()) and method())
         self.tabs.addTab(self.engine, "Engine")
         self.setCentralWidget(self.tabs)
         self.audio_note = QLabel(self.playback.muted_note)

@@ -320,3 +320,23 @@ def test_reward_inspector_says_none_applies_to_attribute_clues():
     bad = subprocess.run([sys.executable, "-m", "training.inspect_rewards"], capture_output=True, text=True,
                          input="[]")
     assert bad.returncode == 2 and "error" in json.loads(bad.stdout)
+
+
+def test_avr_studio_renders_the_engine_tab_for_a_run_folder(tmp_path):
+    from PySide6.QtGui import QImage
+
+    root = tmp_path / "run"
+    root.mkdir()
+    stages = [{"name": "sft", "kind": "sft", "state": "done", "step": 3, "total_steps": 3}]
+    (root / "status.json").write_text(json.dumps({"state": "done", "pid": 1, "stages": stages}))
+    (root / "metrics.jsonl").write_text("".join(json.dumps({"stage": "sft", "step": s, "global_step": s,
+                                                            "loss": 3.0 / s}) + "\n" for s in (1, 2, 3)))
+    png = tmp_path / "engine.png"
+    out = subprocess.run([sys.executable, "-m", "avr_studio.app", "--tab", "engine", "--train-run", str(root),
+                          "--screenshot", str(png), "--size", "1200x800"], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    image = QImage(str(png))
+    assert (image.width(), image.height()) == (1200, 800)
+    colours = {image.pixel(x, y) for x in range(0, 1200, 7) for y in range(0, 800, 7)}
+    assert len(colours) > 20  # a drawn tab, not a blank window
