@@ -333,10 +333,10 @@ def test_avr_studio_renders_the_engine_tab_for_a_run_folder(tmp_path):
                                                             "loss": 3.0 / s}) + "\n" for s in (1, 2, 3)))
     png = tmp_path / "engine.png"
     out = subprocess.run([sys.executable, "-m", "avr_studio.app", "--tab", "engine", "--train-run", str(root),
-                          "--screenshot", str(png), "--size", "1200x800"], capture_output=True, text=True,
+                          "--screenshot", str(png), "--size", "1400x900"], capture_output=True, text=True,
                          timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stderr[-2000:]
     image = QImage(str(png))
-    assert (image.width(), image.height()) == (1200, 800)
-    colours = {image.pixel(x, y) for x in range(0, 1200, 7) for y in range(0, 800, 7)}
+    assert (image.width(), image.height()) == (1400, 900)
+    colours = {image.pixel(x, y) for x in range(0, 1400, 7) for y in range(0, 900, 7)}
     assert len(colours) > 20  # a drawn tab, not a blank window
