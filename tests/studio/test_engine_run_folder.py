@@ -135,3 +135,11 @@ def test_config_messages_point_at_the_field_line_through_merged_anchors():
     broken = yaml_syntax_message("a: [1, 2\nb: 3\n")
     assert broken is not None and broken.level == "error" and broken.line is not None
     assert read_check_output(text, ["Traceback ...", "boom"])[0].message.endswith("boom")
+
+
+def test_the_studio_side_imports_no_training_torch_or_trl():
+    code = ("import sys, avr_studio.main_window, avr_studio.widgets.engine_tab, avr_studio.widgets.reward_inspector\n"
+            "print(sorted(m for m in ('training', 'torch', 'trl', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.stdout.strip().splitlines()[-1] == "[]"
