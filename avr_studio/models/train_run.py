@@ -24,8 +24,8 @@ from avr_studio.workers.tail import FileTail, parse_json_lines
 
 #: The trainer rewrites status.json at least every 10 s while it lives: older than this means dead.
 STALE_HEARTBEAT_S = 30.0
-#: Bytes per poll slice: a 35 MB metrics file loads in ~140 slices of a few ms of parsing each.
-SLICE_BYTES = 256 * 1024
+#: Bytes per poll slice: a 35 MB metrics file loads in ~280 slices of a few ms of parsing each.
+SLICE_BYTES = 128 * 1024
 #: The curves the tab draws: metric key -> panel.
 PANEL_KEYS = {"loss": "loss", "kl": "kl", "completions/mean_length": "length"}
 REWARD_PREFIX, REWARD_SUFFIX = "rewards/", "/mean"

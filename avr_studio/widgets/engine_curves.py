@@ -61,6 +61,8 @@ class Curves(QWidget):
         for plot in self.plots.values():
             if plot is not first:
                 plot.setXLink(first)
+        first.enableAutoRange(x=False)  # the x range grows in steps (see _extend_x): the axes redraw rarely
+        self._x_end = 0.0
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Smoothing"))
         controls.addWidget(self.smoothing)
@@ -80,6 +82,7 @@ class Curves(QWidget):
                 del self._items[(run_name, metric)]
                 self._drawn.pop((run_name, metric), None)
         self.runs = dict(runs)
+        self._x_end = 0.0
         self._drawn.clear()  # a new or re-read run: every curve gets its arrays again
         self.redraw()
 
@@ -102,7 +105,23 @@ class Curves(QWidget):
                 item = self._items.get(key) or self._new_item(run_name, r, metric, panel)
                 item.setData(series.steps.values, series.smoothed(weight))
                 self._drawn[key] = (series.steps.size, weight)
+        self._extend_x()
         self._mark_stages()
+
+    def _extend_x(self) -> None:
+        """Keep every step in view, widening the x range by a quarter ahead of the data when it runs
+        out: a growing run then changes the axes (whose redraw dominates a paint) every ~25% of its
+        length, not on every poll."""
+        ends = [s.steps.values[-1] for run in self.runs.values() for s in run.series.values() if s.steps.size]
+        starts = [s.steps.values[0] for run in self.runs.values() for s in run.series.values() if s.steps.size]
+        if not ends:
+            return
+        end = float(max(ends))
+        if end <= self._x_end and self._x_end <= 1.5 * end + 10:
+            return
+        start = float(min(starts))
+        self._x_end = end + max(5.0, 0.25 * (end - start))
+        self.plots["loss"].setXRange(start - 0.5, self._x_end, padding=0)
 
     def _new_item(self, run_name: str, run_rank: int, metric: str, panel: str) -> pg.PlotDataItem:
         plot = self.plots[panel]
