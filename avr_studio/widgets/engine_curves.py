@@ -121,7 +121,7 @@ class Curves(QWidget):
             return
         start = float(min(starts))
         self._x_end = end + max(5.0, 0.25 * (end - start))
-        self.plots["loss"].setXRange(start - 0.5, self._x_end, padding=0)
+        self.plots["loss"].setXRange(start - 1.0, self._x_end, padding=0)
 
     def _new_item(self, run_name: str, run_rank: int, metric: str, panel: str) -> pg.PlotDataItem:
         plot = self.plots[panel]
