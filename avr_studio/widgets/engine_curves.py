@@ -138,16 +138,18 @@ class Curves(QWidget):
         return item
 
     def _mark_stages(self) -> None:
-        """A vertical line at each stage's first global step of the first run, named after the stage."""
+        """A vertical line at each stage's first global step of the first run, named after the stage;
+        lines are only added for new stages (a re-read run or another first run starts over)."""
         run = next(iter(self.runs.values()), None)
         starts = tuple(sorted(run.stage_starts.items(), key=lambda kv: kv[1])) if run else ()
         if starts == self._boundary_key:
             return
-        for line in self._boundaries:
-            for plot in self.plots.values():
-                plot.removeItem(line)
-        self._boundaries = []
-        for stage, step in starts:
+        if starts[: len(self._boundary_key)] != self._boundary_key:
+            for line in self._boundaries:
+                for plot in self.plots.values():
+                    plot.removeItem(line)
+            self._boundaries, self._boundary_key = [], ()
+        for stage, step in starts[len(self._boundary_key):]:
             for key, plot in self.plots.items():
                 line = pg.InfiniteLine(pos=step - 0.5, angle=90, movable=False,
                                        pen=pg.mkPen("#888888", width=1, style=Qt.PenStyle.DashLine),

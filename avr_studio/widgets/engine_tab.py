@@ -151,6 +151,7 @@ class EngineTab(QWidget):
         self.log_view = QPlainTextEdit()
         self.log_view.setReadOnly(True)
         self.log_view.setMaximumBlockCount(LOG_LINES)
+        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)  # long warnings: scroll, not re-wrap
         self.log_view.setFont(QFont("monospace", 8))
         self.filter_table = _table(["Stage", "Epoch", "Kept", "Dropped: solved", "Dropped: localised"])
         self.completions_table = _table(["Stage", "Step", "Rewards", "Completion"])
@@ -242,8 +243,8 @@ class EngineTab(QWidget):
             run.poll()
         for problem in update.problems:
             self._say(problem)
-        if update.log_lines:
-            self.log_view.appendPlainText("\n".join(update.log_lines))
+        if update.log_lines:  # a backlog: only what the view keeps (laying out the rest costs for nothing)
+            self.log_view.appendPlainText("\n".join(update.log_lines[-LOG_LINES:]))
         if update.reset:
             self.curves.set_runs(self._curve_runs())
         if update.metrics or update.reset or self.overlays:

@@ -143,3 +143,23 @@ def test_the_studio_side_imports_no_training_torch_or_trl():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_filter_rows_and_the_latest_steps_completions(tmp_path):
+    _status(tmp_path)
+    _append(tmp_path / "filter.jsonl", [{"stage": "grpo_qa", "epoch": 0, "kept": 3, "dropped_solved": 1,
+                                         "dropped_localised": 0, "total": 4},
+                                        {"stage": "grpo_grounding", "epoch": 0, "kept": 2, "dropped_solved": 0,
+                                         "dropped_localised": 2, "total": 4}])
+    completion = {"stage": "grpo_qa", "completion": "x", "rewards": {"format_reward": 1.0}}
+    _append(tmp_path / "completions.jsonl", [{**completion, "global_step": 7}, {**completion, "global_step": 8}])
+    run = TrainRun(tmp_path)
+    run.poll()
+    assert run.filter_rows() == [("grpo_qa", 0, 3, 1, 0), ("grpo_grounding", 0, 2, 0, 2)]
+    assert [c["global_step"] for c in run.latest_completions] == [8]
+    _append(tmp_path / "completions.jsonl", [{**completion, "global_step": 8}])  # same step, later poll
+    run.poll()
+    assert [c["global_step"] for c in run.latest_completions] == [8, 8]
+    _append(tmp_path / "completions.jsonl", [{**completion, "global_step": 9}])
+    run.poll()
+    assert [c["global_step"] for c in run.latest_completions] == [9]
