@@ -42,7 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run", help="run to show (default: the first)")
     parser.add_argument("--compare", metavar="A,B", type=_run_pair,
                         help="open the compare view of runs A and B (names as the studio shows them, or a part)")
-    parser.add_argument("--tab", choices=["inspect", "summary"], default="inspect")
+    parser.add_argument("--tab", choices=["inspect", "summary", "engine"], default="inspect")
+    parser.add_argument("--train-run", type=Path, metavar="DIR", help="training run folder for the Engine tab")
     parser.add_argument("--mode", choices=["official", "strict"], default="official",
                         help="answer parsing: official (the benchmark's scripts) or strict")
     parser.add_argument("--screenshot", type=Path, help="write a PNG of the window once loaded, then quit")
@@ -162,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         window.playhead.seek(args.seek)
     if args.tab == "summary":
         window.tabs.setCurrentWidget(window.summary)
+    if args.train_run is not None:
+        window.engine.open_run(args.train_run)
+    if args.tab == "engine":
+        window.tabs.setCurrentWidget(window.engine)
     if args.screenshot is not None:
         settle(app, window)
         args.screenshot.parent.mkdir(parents=True, exist_ok=True)

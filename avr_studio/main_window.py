@@ -3,6 +3,7 @@ drag and drop, recent files and the user-facing error dialogs."""
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -25,10 +26,13 @@ from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session, d
 from avr_studio.models.navigation import Navigator
 from avr_studio.playback.decode_worker import prefer_gui_thread
 from avr_studio.playback.playback import PlaybackController
+from avr_studio.run_tools import RunTools
 from avr_studio.shortcuts import SHORTCUTS, help_text
 from avr_studio.widgets.browser import Browser
 from avr_studio.widgets.compare_panel import ComparePanel
+from avr_studio.widgets.engine_tab import EngineTab
 from avr_studio.widgets.player import Player
+from avr_studio.widgets.reward_inspector import RewardInspector
 from avr_studio.widgets.summary import Summary
 from avr_studio.widgets.timeline import Timeline
 from avr_studio.widgets.transport import Transport
@@ -57,10 +61,25 @@ class MainWindow(QMainWindow):
         self._build()
         self._build_actions()
         self._connect()
+        self.run_tools = RunTools(self)  # Run panel, error totals, notes, spectrogram toggle, next failure
+        self._add_reward_inspector()
         self.setAcceptDrops(True)
         self.resize(1600, 1000)
 
     # ---- layout --------------------------------------------------------------------------
+    def _add_reward_inspector(self) -> None:
+        """The Rewards dock beside the Run panel's docks, toggled from the View menu."""
+        self.reward_inspector = RewardInspector(self.session, self.selection)
+        dock = self.run_tools._dock("Rewards", self.reward_inspector)
+        self.tabifyDockWidget(self.run_tools.docks["Notes"], dock)
+        dock.hide()
+        self.rewards_dock = dock
+        action = dock.toggleViewAction()
+        action.setText("Re&wards panel (training rewards of the prediction)")
+        action.setShortcut("Ctrl+Shift+R")
+        view = next(a.menu() for a in self.menuBar().actions() if a.menu() and a.text() == "&View")
+        view.addAction(action)
+
     def _build(self) -> None:
         self.browser = Browser(self.session, self.selection, self.scores)
         self.player = Player(self.session, self.selection, self.playhead, self.scores)
@@ -93,6 +112,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.main_split, "Inspect")
         self.tabs.addTab(self.summary, "Summary")
+        opener = weakref.WeakMethod(self._open_benchmark)  # no cycle keeps a closed window alive
+        self.engine = EngineTab(benchmark=lambda: (method := opener()) and method())
+        self.tabs.addTab(self.engine, "Engine")
         self.setCentralWidget(self.tabs)
         self.audio_note = QLabel(self.playback.muted_note)
         self.audio_note.setObjectName("audioNote")
@@ -114,6 +136,8 @@ class MainWindow(QMainWindow):
             "hop_forward": lambda: self.playhead.hop(5.0),
             "prev_clue": lambda: self.jump_clue(-1),
             "next_clue": lambda: self.jump_clue(1),
+            "prev_failure": lambda: self.run_tools.next_failure(-1),
+            "next_failure": lambda: self.run_tools.next_failure(1),
             "loop_clue": lambda: self.toggle_loop("loop_clue"),
             "loop_query": lambda: self.toggle_loop("loop_query"),
             "slower": lambda: self.playhead.faster(-1),
@@ -191,6 +215,8 @@ class MainWindow(QMainWindow):
         self.playback.status.connect(self._on_audio_note)
         self.player.video_info.connect(self._on_video_info)
         self.navigator.loop_owner_changed.connect(self.transport.show_loop)
+        self.engine.status.connect(self.show_status)
+        self.engine.evaluated.connect(self._open_evaluation)
 
     # ---- opening data --------------------------------------------------------------------
     def open_dataset(self, path: str | Path) -> bool:
@@ -226,6 +252,22 @@ class MainWindow(QMainWindow):
         extra = f"; {len(run.warnings)} warnings (first: {run.warnings[0]})" if run.warnings else ""
         self.show_status(f"run {run.name}: {', '.join(run.protocols)}{extra}")
         return True
+
+    def _open_benchmark(self) -> tuple[Path, Path] | None:
+        """The open dataset and its videos, for the Engine tab's checkpoint evaluation."""
+        session = self.session
+        if session.dataset_path is None:
+            return None
+        return session.dataset_path, session.videos_dir or session.dataset_path.parent / "videos"
+
+    def _open_evaluation(self, results: Path, dataset: Path, videos: Path) -> None:
+        """A checkpoint evaluated from the Engine tab: its benchmark (if none is open) and results as a run."""
+        if self.session.dataset_path is None:
+            self.open_videos(videos)
+            self.open_dataset(dataset)
+        if self.add_predictions(results):
+            self.browser.run_box.setCurrentText(self.session.runs[-1].name)
+            self.tabs.setCurrentIndex(0)
 
     def open_path(self, path: str | Path) -> bool:
         """Dropped or recent path: a dataset, a videos folder, or predictions (guessed by shape)."""
@@ -422,12 +464,21 @@ class MainWindow(QMainWindow):
 
     # ---- teardown ------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
+        if not self.run_tools.confirm_close():  # a model run is going and the user keeps the window
+            event.ignore()
+            return
+        if not self.engine.confirm_close():  # a training run is going and the user keeps the window
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
         """Stop threads and the audio stream; safe to call twice."""
         self.playhead.set_playing(False)
+        self.run_tools.shutdown()
+        self.engine.shutdown()
+        self.reward_inspector.shutdown()
         self.playback.shutdown()
         self.player.shutdown()
         self.timeline.shutdown()

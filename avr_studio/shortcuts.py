@@ -20,6 +20,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("hop_forward", ("Shift+Right", "L"), "hop 5 s forward"),
     Shortcut("prev_clue", ("[",), "previous clue"),
     Shortcut("next_clue", ("]",), "next clue"),
+    Shortcut("prev_failure", ("Shift+F",), "previous failure (missed, hallucinated, duplicate, mislocalised)"),
+    Shortcut("next_failure", ("F",), "next failure, in this item then the next failing item"),
     Shortcut("loop_clue", ("C",), "loop the selected clue (toggle)"),
     Shortcut("loop_query", ("Q",), "loop the query interval (toggle)"),
     Shortcut("slower", ("-",), "slower (0.25x ... 4x)"),

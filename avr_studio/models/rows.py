@@ -92,8 +92,11 @@ class RowFilter:
     modality: str = "all"
     outcome: str = "all"
     text: str = ""
+    only: frozenset[int] | None = None  # items picked elsewhere (an error-totals count, a tag)
 
     def accepts(self, row: ItemRow) -> bool:
+        if self.only is not None and row.index not in self.only:
+            return False
         if self.category != "all" and row.category != self.category:
             return False
         if self.modality != "all" and row.modality != self.modality:

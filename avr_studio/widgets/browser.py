@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -185,6 +185,8 @@ class ItemFilterProxy(QSortFilterProxyModel):
 class Browser(QWidget):
     """Filter bar + table. Selecting a row writes the item to the Selection model."""
 
+    filter_changed = Signal()  # the shown items changed (filter or runs)
+
     def __init__(self, session: Session, selection: Selection, scores: ScoreBoard, parent=None) -> None:
         super().__init__(parent)
         self.session, self.selection = session, selection
@@ -249,6 +251,11 @@ class Browser(QWidget):
         self._size_columns()
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
         self.count_label = QLabel()
+        self.only_button = QToolButton()
+        self.only_button.setToolTip("showing only the items picked elsewhere (error totals, a tag): click to show all")
+        self.only_button.clicked.connect(lambda: self.show_only(None))
+        self.only_button.hide()
+        self._only: frozenset[int] | None = None
 
         runs_bar, filter_bar = QHBoxLayout(), QHBoxLayout()
         for bar, pairs in (
@@ -266,6 +273,7 @@ class Browser(QWidget):
         layout.addLayout(filter_bar)
         search_bar = QHBoxLayout()
         search_bar.addWidget(self.search, 1)
+        search_bar.addWidget(self.only_button)
         search_bar.addWidget(self.count_label)
         layout.addLayout(search_bar)
         layout.addWidget(self.table)
@@ -326,9 +334,22 @@ class Browser(QWidget):
     def _apply_filter(self, *_args) -> None:
         self.proxy.set_filter(
             RowFilter(self.category.currentText(), self.modality.currentText() or "all",
-                      self.outcome.currentText(), self.search.text())
+                      self.outcome.currentText(), self.search.text(), self._only)
         )
         self._update_count()
+        self.filter_changed.emit()
+
+    def show_only(self, indices, label: str = "") -> None:
+        """Restrict the table to these items (None: lift the restriction), on top of the filter bar."""
+        self._only = frozenset(indices) if indices is not None else None
+        self.only_button.setText(f"only: {label} ✕")
+        self.only_button.setVisible(self._only is not None)
+        self._apply_filter()
+
+    def visible_indices(self) -> list[int]:
+        """Item indices as the table shows them (filtered and sorted)."""
+        rows = self.model.rows
+        return [rows[self.proxy.mapToSource(self.proxy.index(r, 0)).row()].index for r in range(self.proxy.rowCount())]
 
     def _update_count(self) -> None:
         self.count_label.setText(f"{self.proxy.rowCount()} / {self.model.rowCount()} items")

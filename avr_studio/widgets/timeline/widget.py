@@ -19,6 +19,7 @@ from avr_studio.models.overlay import (
 )
 from avr_studio.palette import DIFFERENCE, LOOP_SHADE, PLAYHEAD, QUERY_SHADE, TEXT_ON_DARK, TRACK_BACKGROUND
 from avr_studio.widgets.item_layer import ItemLayer
+from avr_studio.widgets.spectrogram_tier import SpectrogramTier
 from avr_studio.widgets.timeline.edit_handles import IntervalHandles
 from avr_studio.widgets.timeline.tiers import ROW_HEIGHT, TierPainter
 from avr_studio.widgets.timeline.waveform import ScrubViewBox, WaveformTrack
@@ -64,13 +65,20 @@ class Timeline(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(TRACK_BACKGROUND)
         self.wave = self.graphics.addPlot(row=0, col=0, viewBox=ScrubViewBox(self.playhead.seek))
-        self.tiers = self.graphics.addPlot(row=1, col=0)
+        self.spectrogram = SpectrogramTier(viewBox=ScrubViewBox(self.playhead.seek))
+        self.graphics.addItem(self.spectrogram, row=1, col=0)
+        self.tiers = self.graphics.addPlot(row=2, col=0)
         self.painter = TierPainter(self.tiers)
         self.handles = IntervalHandles(self.tiers, self._region_moved, self._region_drag_finished)
         self._highlight = ItemLayer(self.tiers)
         self.graphics.ci.layout.setRowStretchFactor(0, 2)
-        self.graphics.ci.layout.setRowStretchFactor(1, 3)
+        self.graphics.ci.layout.setRowStretchFactor(1, 2)
+        self.graphics.ci.layout.setRowStretchFactor(2, 3)
         self.tiers.setXLink(self.wave)
+        self.spectrogram.setXLink(self.wave)
+        self.spectrogram.getAxis("left").setWidth(90)
+        self.spectrogram.hideAxis("bottom")
+        self.spectrogram.set_enabled(False)  # a toggle: View > Spectrogram
         for plot in (self.wave, self.tiers):
             plot.setMenuEnabled(False)
             plot.hideButtons()
@@ -84,7 +92,7 @@ class Timeline(QWidget):
         self.track = WaveformTrack(self.wave, lambda: self.playhead.duration)
         self.query_regions = [self._shade(plot, QUERY_SHADE, -20) for plot in (self.wave, self.tiers)]
         self.loop_regions = [self._shade(plot, LOOP_SHADE, -15) for plot in (self.wave, self.tiers)]
-        self.playhead_lines = [self._playhead_line(plot) for plot in (self.wave, self.tiers)]
+        self.playhead_lines = [self._playhead_line(plot) for plot in (self.wave, self.spectrogram, self.tiers)]
         self.wave.getViewBox().sigXRangeChanged.connect(lambda *_: self._requery_soon.start())
         self._requery_soon = QTimer(self)
         self._requery_soon.setSingleShot(True)
@@ -163,6 +171,7 @@ class Timeline(QWidget):
         """Another videos folder: the item's audio is somewhere else now."""
         item = self.session.item(self.selection.item_index)
         self.track.load(self.session.video_path(item) if item else None)
+        self.spectrogram.set_media(self.session.video_path(item) if item else None)
 
     # ---- item ----------------------------------------------------------------------------
     def _schedule_item(self) -> None:
@@ -183,6 +192,7 @@ class Timeline(QWidget):
             if item and item.query_interval:
                 region.setRegion(item.query_interval)
         self.track.load(self.session.video_path(item) if item else None)
+        self.spectrogram.set_media(self.session.video_path(item) if item else None)
         self.render_tiers()
         self.show_item_range()
 
@@ -400,7 +410,7 @@ class Timeline(QWidget):
 
     # ---- mouse ---------------------------------------------------------------------------
     def _on_click(self, event) -> None:
-        for plot in (self.wave, self.tiers):
+        for plot in (self.wave, self.spectrogram, self.tiers):
             vb = plot.getViewBox()
             if not vb.sceneBoundingRect().contains(event.scenePos()):
                 continue
@@ -434,8 +444,13 @@ class Timeline(QWidget):
         margin = max(0.5, (end - start) * margin_fraction)
         self.wave.setXRange(start - margin, end + margin, padding=0)
 
+    def show_spectrogram(self, on: bool) -> None:
+        """The spectrogram tier (toggle): computed for the visible range only while shown."""
+        self.spectrogram.set_enabled(on)
+
     def shutdown(self) -> None:
         self.track.shutdown()
+        self.spectrogram.shutdown()
 
 
 def clues_outside_query(item: Item) -> list[tuple[float, float]]:
