@@ -88,8 +88,8 @@ def run_pipeline(run: RunDir, config: TrainConfig) -> int:
             if record["state"] == "done":
                 start = Path(record["checkpoint"])
                 continue
-            if stop():
-                return _stopped(run, stage.name)
+            if stop():  # stopped between stages: this one stays pending
+                return _stopped(run, None)
             outcome = run_stage(ctx, index, start)
             if outcome == "stopped":
                 return _stopped(run, stage.name)
@@ -343,8 +343,8 @@ def _train(ctx: Context, stage: StageSettings, trainer, processor) -> str:
     if resume:
         log.info("stage %s: resuming from %s (%d rows after step %d dropped)", stage.name, resume, dropped, step)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    if ctx.stop():
-        return "stopped"
+    if ctx.stop() and trainer.state.global_step < trainer.state.max_steps:
+        return "stopped"  # a stop on the stage's last step still finishes the stage (resume adds no step)
     final = run.final_checkpoint(stage.name)
     trainer.save_model(str(final))  # every process takes part (DeepSpeed gathers); the main one writes
     if run.writer:
