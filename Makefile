@@ -17,11 +17,15 @@ $(BIN)/.installed: pyproject.toml Makefile
 
 setup: $(BIN)/.installed
 
-# PortAudio (sound) and Xvfb (screenshots); skipped quietly where apt-get is not ours to use.
+# PortAudio (sound), PulseAudio with ALSA's pulse plugin (the audio test's null sink), Xvfb
+# (screenshots); skipped quietly where apt-get is not ours to use.
+SYSTEM_PACKAGES := libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins xvfb libegl1 libgl1 \
+  libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 \
+  libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0
 system-deps:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  dpkg -s libportaudio2 xvfb libegl1 libxkbcommon0 >/dev/null 2>&1 || \
-	  { apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq libportaudio2 xvfb libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 >/dev/null 2>&1 || true; }; \
+	  dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null 2>&1 || true; }; \
 	fi
 
 # The studio on a generated demo; a headless report when there is no display.
