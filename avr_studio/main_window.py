@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session
-from avr_studio.models.signals import disconnect_all
+from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session, disconnect_all
+from avr_studio.models.navigation import Navigator
 from avr_studio.playback.decode_worker import prefer_gui_thread
 from avr_studio.playback.playback import PlaybackController
 from avr_studio.run_tools import RunTools
@@ -38,7 +38,6 @@ from engine.errors import UserError
 
 RECENT_LIMIT = 10
 STATUS_SECONDS = 6
-OBJECT_LOOP_SECONDS = 1.0  # a box clue is an instant: loop this much around it
 
 
 class MainWindow(QMainWindow):
@@ -51,9 +50,10 @@ class MainWindow(QMainWindow):
         self.edits = Edits()
         self.scores = ScoreBoard(self.session, self.edits)
         self.playback = PlaybackController(self.playhead, audio_output, self)
-        self.loop_owner: str | None = None
+        self.navigator = Navigator(self.session, self.selection, self.scores, self.playhead)
         self.last_error: str | None = None
         self._error_box: QMessageBox | None = None
+        self._prefetch_pending = False
         self._errors: list[str] = []
         self._build()
         self._build_actions()
@@ -66,6 +66,9 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         self.browser = Browser(self.session, self.selection, self.scores)
         self.player = Player(self.session, self.selection, self.playhead, self.scores)
+        # right after the player opened the item's video and before the other views redraw: the
+        # frame request goes out first and decodes while the timeline and panels are drawn
+        self.selection.item_changed.connect(self._on_item)
         self.transport = Transport(self.playhead, self._transport_actions())
         self.player.info_bar.addWidget(self.transport.clock)
         self.timeline = Timeline(self.session, self.selection, self.playhead, self.scores)
@@ -179,17 +182,19 @@ class MainWindow(QMainWindow):
         self.mode_label.setText(f"scoring: {self.session.mode}")
 
     def _connect(self) -> None:
-        self.selection.item_changed.connect(self._on_item)
         self.summary.item_clicked.connect(self._open_item_from_summary)
         self.selection.compare_mode_changed.connect(self._on_compare_mode)
         self.compare_panel.thinking.strict_requested.connect(lambda: self.set_scoring_mode("strict"))
         self.summary.thinking.strict_requested.connect(lambda: self.set_scoring_mode("strict"))
         self.selection.instance_changed.connect(self._on_instance)
         self.player.status.connect(self.show_status)
+        self.player.frame_shown.connect(self._prefetch_neighbours)
+        # playing needs every cycle: drop what is left to prefetch
+        self.playhead.playing_changed.connect(lambda on: self.player.worker.prefetch([]) if on else None)
         self.timeline.status.connect(self.show_status)
         self.playback.status.connect(self._on_audio_note)
         self.player.video_info.connect(self._on_video_info)
-        self.playhead.loop_changed.connect(self._on_loop_changed)
+        self.navigator.loop_owner_changed.connect(self.transport.show_loop)
 
     # ---- opening data --------------------------------------------------------------------
     def open_dataset(self, path: str | Path) -> bool:
@@ -329,16 +334,18 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     # ---- glue between models -------------------------------------------------------------
-    def _on_item(self, index) -> None:
+    def _on_item(self, _index) -> None:
         self.statusBar().clearMessage()  # a message about the previous item must not linger
-        item = self.session.item(index)
-        self.playhead.set_playing(False)
-        self.playhead.set_loop(None)
-        if item is None:
+        self.navigator.open_item()
+        self._prefetch_pending = True  # once this item's frame is on screen (not competing with it)
+
+    def _prefetch_neighbours(self) -> None:
+        """Decode where the neighbouring rows open, in the background: paging on is then a cache hit."""
+        if not self._prefetch_pending or self.playhead.playing:
             return
-        times = item.clue_times
-        start = times[0] if times else (item.query_interval[0] if item.query_interval else 0.0)
-        self.playhead.seek(start)
+        self._prefetch_pending = False
+        order = self.browser.visible_order(around=self.selection.item_index)
+        self.player.worker.prefetch(self.navigator.prefetch_targets(order))
 
     def compare_runs(self, a: str, b: str) -> None:
         """The compare view of runs A and B (names as shown, or an unambiguous part of one)."""
@@ -361,29 +368,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(0)
 
     def _on_instance(self, ref) -> None:
-        t = self.instance_time(ref)
-        if t is not None:
-            self.playhead.seek(t)
-
-    def instance_time(self, ref) -> float | None:
-        """The time a breakdown row points at: its GT interval start or its frame's timestamp."""
-        score = self.scores.clue_score(self.selection.run_name, self.selection.item_index)
-        item = self.session.item(self.selection.item_index)
-        if ref is None or score is None or item is None or ref.cluster >= len(score.clusters):
-            return None
-        frames = score.clusters[ref.cluster].frames
-        if ref.frame >= len(frames):
-            return None
-        frame = frames[ref.frame]
-        if frame.timestamp is not None:
-            return frame.timestamp
-        if item.category == "event" and ref.match is not None:
-            match = frame.matches[ref.match]
-            if match.gt is not None:
-                return item.clue[match.gt].start
-            if match.pred is not None and score.parsed is not None:
-                return float(score.parsed.intervals[match.pred][0])
-        return None
+        self.navigator.seek_instance(ref)
 
     def _on_video_info(self, info) -> None:
         self.playback.set_audio(info.path if info is not None and info.has_audio else None)
@@ -396,48 +381,15 @@ class MainWindow(QMainWindow):
 
     # ---- transport commands --------------------------------------------------------------
     def jump_clue(self, direction: int) -> None:
-        item = self.session.item(self.selection.item_index)
-        if item is not None and self.playhead.jump_to_clue(item.clue_times, direction) is None:
+        if not self.navigator.jump_clue(direction):
             self.show_status("no further clue in that direction")
 
     def toggle_loop(self, owner: str) -> None:
-        if self.loop_owner == owner:
-            self.playhead.set_loop(None)
-            return
-        interval = self.clue_loop_interval() if owner == "loop_clue" else self.query_loop_interval()
-        if interval is None:
+        if not self.navigator.toggle_loop(owner):
             self.show_status("nothing to loop here")
-            self.transport.show_loop(self.loop_owner)
-            return
-        self.playhead.set_loop(interval)
-        self.loop_owner = owner
-        self.transport.show_loop(owner)
-
-    def _on_loop_changed(self, loop) -> None:
-        if loop is None:
-            self.loop_owner = None
-            self.transport.show_loop(None)
-
-    def clue_loop_interval(self) -> tuple[float, float] | None:
-        """The clue under (or next to) the playhead: an event interval, or a box clue's moment."""
-        item = self.session.item(self.selection.item_index)
-        if item is None or not item.clue:
-            return None
-        t = self.playhead.time
-        selected = self.instance_time(self.selection.instance)
-        if item.category == "event":
-            spans = [(c.start, c.end) for c in item.clue]
-            if selected is not None:
-                t = selected
-            containing = [s for s in spans if s[0] <= t <= s[1]]
-            return containing[0] if containing else min(spans, key=lambda s: min(abs(s[0] - t), abs(s[1] - t)))
-        times = item.clue_times
-        moment = selected if selected is not None else min(times, key=lambda x: abs(x - t))
-        return (max(0.0, moment - OBJECT_LOOP_SECONDS / 2), moment + OBJECT_LOOP_SECONDS / 2)
 
     def query_loop_interval(self) -> tuple[float, float] | None:
-        item = self.session.item(self.selection.item_index)
-        return item.query_interval if item else None
+        return self.navigator.query_loop_interval()
 
     def zoom_query(self) -> None:
         interval = self.query_loop_interval()
@@ -487,4 +439,4 @@ class MainWindow(QMainWindow):
         self.playback.shutdown()
         self.player.shutdown()
         self.timeline.shutdown()
-        disconnect_all(self.session, self.selection, self.playhead, self.edits, self.scores)
+        disconnect_all(self.session, self.selection, self.playhead, self.edits, self.scores, self.navigator)

@@ -27,19 +27,19 @@ class DatasetError(UserError, ValueError):
     """A benchmark file that cannot be used; the message names the item and field."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EventClue:
     start: float
     end: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BoxClue:
     timestamp: float
     bbox: Box
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """One benchmark question. `clue` shape depends on `category`:
     event -> list[EventClue]; object -> list[BoxClue]; attribute -> list[list[BoxClue]]."""
@@ -97,9 +97,35 @@ def _short_repr(value: Any, limit: int = 60) -> str:
 def _box(value: Any, where: str) -> Box:
     if not isinstance(value, list) or len(value) != 4:
         raise DatasetError(f"{where}: expected a box [x1, y1, x2, y2], got {_short_repr(value)}")
-    if all(type(v) is float and math.isfinite(v) for v in value):  # fast path: the common case
-        return Box(*value)
+    x1, y1, x2, y2 = value
+    if type(x1) is float and type(y1) is float and type(x2) is float and type(y2) is float and math.isfinite(
+            x1 + y1 + x2 + y2):  # fast path, the common case (a sum of finite floats may overflow: slow path)
+        return Box(x1, y1, x2, y2)
     return Box(*(_num(v, f"{where}[{i}]") for i, v in enumerate(value)))
+
+
+def _is_finite_float(value: Any) -> bool:
+    return type(value) is float and math.isfinite(value)
+
+
+def _fast_box_clue(value: Any) -> BoxClue | None:
+    """The common, valid case without building any message text (None: take the checked path)."""
+    if type(value) is dict:
+        stamp, box = value.get("timestamp"), value.get("bbox")
+        if _is_finite_float(stamp) and type(box) is list and len(box) == 4:
+            x1, y1, x2, y2 = box
+            if type(x1) is float and type(y1) is float and type(x2) is float and type(y2) is float and math.isfinite(
+                    x1 + y1 + x2 + y2):
+                return BoxClue(stamp, Box(x1, y1, x2, y2))
+    return None
+
+
+def _fast_event_clue(value: Any) -> EventClue | None:
+    if type(value) is dict:
+        start, end = value.get("start"), value.get("end")
+        if _is_finite_float(start) and _is_finite_float(end) and start <= end:
+            return EventClue(start, end)
+    return None
 
 
 def _box_clue(value: Any, where: str) -> BoxClue:
@@ -124,14 +150,14 @@ def _clues(category: str, value: Any, where: str) -> tuple:
     if not isinstance(value, list):
         raise DatasetError(f"{where}: expected a list, got {type(value).__name__}")
     if category == "event":
-        return tuple(_event_clue(v, f"{where}[{i}]") for i, v in enumerate(value))
+        return tuple(_fast_event_clue(v) or _event_clue(v, f"{where}[{i}]") for i, v in enumerate(value))
     if category == "object":
-        return tuple(_box_clue(v, f"{where}[{i}]") for i, v in enumerate(value))
+        return tuple(_fast_box_clue(v) or _box_clue(v, f"{where}[{i}]") for i, v in enumerate(value))
     clusters = []
     for k, cluster in enumerate(value):
         if not isinstance(cluster, list):
             raise DatasetError(f"{where}[{k}]: an attribute cluster must be a list of boxes")
-        clusters.append(tuple(_box_clue(v, f"{where}[{k}][{i}]") for i, v in enumerate(cluster)))
+        clusters.append(tuple(_fast_box_clue(v) or _box_clue(v, f"{where}[{k}][{i}]") for i, v in enumerate(cluster)))
     return tuple(clusters)
 
 

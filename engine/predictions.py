@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from engine.benchmark import MAX_ANSWER
+from engine.bulk import acyclic_bulk_work
 from engine.errors import UserError
 from engine.io import write_text_atomic
 
@@ -42,7 +43,7 @@ class PredictionError(UserError, ValueError):
     """A prediction path that cannot be used at all (one-line message)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PredictionRecord:
     index: int
     pred: str
@@ -117,12 +118,13 @@ def load_predictions(path: str | Path, protocol: str | None = None) -> Predictio
     else:
         files = [path]
     pset = PredictionSet(name=run_name(path), protocol=protocol or "", path=path)
-    for source, record in _records(files, pset):
-        if record.index in pset.records:
-            pset.skip(f"{source}: index {record.index} repeats; the first line is kept")
-            continue
-        pset.records[record.index] = record
-        pset.unanswered.pop(record.index, None)
+    with acyclic_bulk_work():
+        for source, record in _records(files, pset):
+            if record.index in pset.records:
+                pset.skip(f"{source}: index {record.index} repeats; the first line is kept")
+                continue
+            pset.records[record.index] = record
+            pset.unanswered.pop(record.index, None)
     if not pset.records and not pset.unanswered:
         first = f"; first: {pset.skip_reasons[0]}" if pset.skip_reasons else ""
         raise PredictionError(f"{path}: no readable prediction lines ({pset.skipped_lines} skipped{first})")

@@ -119,6 +119,8 @@ def _group_table(key: str, stats: dict, columns: tuple, with_ci: bool) -> str:
 def render_item(ev: Evaluation, index: int) -> str:
     """The per-instance breakdown of one item: clusters, frames, matched pairs and their IoU."""
     score = ev.report.per_item.get(index)
+    if score is None and index in ev.pset.unanswered:
+        return f"item {index}: unanswered by the model ({ev.pset.unanswered[index]}), left out of {ev.pset.path}"
     if score is None:
         return f"item {index}: no prediction in {ev.pset.path}"
     record = ev.pset.records[index]

@@ -21,6 +21,8 @@ class Box(NamedTuple):
     def normalised(self) -> Box:
         """Corners reordered to [min x, min y, max x, max y], as the benchmark does before its IoU."""
         x1, y1, x2, y2 = self
+        if x1 <= x2 and y1 <= y2:
+            return self
         return Box(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
 
 
@@ -35,7 +37,7 @@ FRAME_OUTCOME_ORDER: tuple[InstanceKind, ...] = ("missed", "hallucinated", "dupl
 MISLOCALISED_IOU = 0.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CountParse:
     """A count read from model text: `value` is None when parsing failed, with `reason`."""
 
@@ -48,7 +50,7 @@ class CountParse:
         return self.value is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedClue:
     """Geometry read from a clue-protocol answer, in the benchmark's own frame numbering.
 
@@ -78,7 +80,7 @@ class ParsedClue:
         return len(self.clusters)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstanceMatch:
     """One row of the per-instance breakdown. gt/pred are indices within the frame
     (object/attribute) or within the item's interval lists (event); None when absent."""
@@ -89,7 +91,7 @@ class InstanceMatch:
     kind: InstanceKind
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FrameScore:
     """One frame (object/attribute) or the whole timeline (event, frame = -1)."""
 
@@ -113,7 +115,7 @@ class FrameScore:
         return "hallucinated" if self.n_gt == 0 and self.n_pred > 0 else "missed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClusterScore:
     """event/object items have one cluster (gt_cluster 0, pred_label None);
     attribute items have one per GT cluster, with the predicted label it was assigned."""
@@ -132,7 +134,7 @@ class ClusterScore:
         return _mean([f.cap for f in self.frames])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClueScore:
     """White-box score of one item. `score` in [0, 1]; `failed` = instruction-following failure."""
 
@@ -154,7 +156,7 @@ class ClueScore:
         return counts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CountScore:
     """Black-box score of one item (long/ref protocols)."""
 
@@ -180,13 +182,13 @@ class CountScore:
         return self.count is None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Interval95:
     low: float
     high: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LongReport:
     acc: float
     oboa: float
@@ -197,7 +199,7 @@ class LongReport:
     per_item: dict[int, CountScore]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClueReport:
     wcs: float
     ifa: float

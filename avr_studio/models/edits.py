@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from avr_studio.models.signals import Signal
+from psygnal import Signal
+
 from engine.results import ParsedClue
 
 EditKey = tuple[str, int]  # (run name, item index)
@@ -12,12 +13,13 @@ EditKey = tuple[str, int]  # (run name, item index)
 
 class Edits:
     """Edited clue geometry per (run, item); `changed(run, index)` after every change."""
+    changed = Signal(str, int)
+
 
     def __init__(self) -> None:
         self._edits: dict[EditKey, ParsedClue] = {}
         self._history: dict[EditKey, list[ParsedClue | None]] = {}  # states before each gesture
         self._open_gesture: dict[EditKey, object] = {}
-        self.changed = Signal()
 
     def get(self, run: str, index: int) -> ParsedClue | None:
         return self._edits.get((run, index))

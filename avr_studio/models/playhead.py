@@ -8,7 +8,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 
-from avr_studio.models.signals import Signal
+from psygnal import Signal
 
 SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0, 4.0)
 HOP_SECONDS = 5.0
@@ -17,6 +17,12 @@ HOP_SECONDS = 5.0
 class Playhead:
     """Current time in seconds; `time_changed(t)` on every move. The frame grid comes from the open
     video (`set_media`) so a one-frame step lands exactly on the next decoded frame."""
+    time_changed = Signal(float)
+    playing_changed = Signal(bool)
+    speed_changed = Signal(float)
+    loop_changed = Signal(object)
+    media_changed = Signal()
+
 
     def __init__(self) -> None:
         self.time = 0.0
@@ -25,13 +31,9 @@ class Playhead:
         self.playing = False
         self.speed = 1.0
         self.loop: tuple[float, float] | None = None
+        self.unplayable = False
         self._frame_index_at: Callable[[float], int] | None = None
         self._frame_time: Callable[[int], float] | None = None
-        self.time_changed = Signal()
-        self.playing_changed = Signal()
-        self.speed_changed = Signal()
-        self.loop_changed = Signal()
-        self.media_changed = Signal()
 
     # ---- media ---------------------------------------------------------------------------
     def set_media(
@@ -42,6 +44,7 @@ class Playhead:
         frame_time: Callable[[int], float] | None = None,
     ) -> None:
         self.duration, self.fps = max(0.0, duration), fps if fps > 0 else 25.0
+        self.unplayable = False
         self._frame_index_at, self._frame_time = frame_index_at, frame_time
         self.media_changed.emit()
         self.seek(min(self.time, self.duration))
@@ -49,6 +52,7 @@ class Playhead:
     def clear_media(self) -> None:
         """Another video is being opened: no duration to clamp to until `set_media`."""
         self.duration = 0.0
+        self.unplayable = False
         self._frame_index_at = self._frame_time = None
         self.media_changed.emit()
 
@@ -99,9 +103,14 @@ class Playhead:
             return self.time
         return self.frame_time(self.frame_index_at(self.time))
 
+    def mark_unplayable(self) -> None:
+        """The video could not be opened: playing would run a clock past any end."""
+        self.unplayable = True
+        self.set_playing(False)
+
     def set_playing(self, playing: bool) -> None:
-        """Play only with a readable video: with none the clock would run past any end."""
-        if playing and not self.has_media:
+        """Play, except where the video is unreadable (see mark_unplayable)."""
+        if playing and self.unplayable:
             playing = False
         if playing and self.duration > 0 and self.time >= self.duration and self.loop is None:
             self.seek(0.0)

@@ -58,7 +58,9 @@ class RunSetup:
 
     def run_name(self, style: str) -> str:
         """`baseline-direct-clue`, `transformers-ckpt500-thinking-long`: one name per setup and style."""
-        what = {"model": Path(self.model).name, "url": _slug(self.url), "source": Path(self.source).stem}
+        served = f"{self.model}@" if self.model else ""
+        what = {"model": Path(self.model).name, "url": served + _slug(self.url.split("://")[-1]),
+                "source": Path(self.source).stem}
         need = NEEDS.get(self.backend)
         parts = [self.backend, what[need] if need else "", style, self.protocol]
         return "-".join(_slug(p) for p in parts if p)

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from psygnal import Signal
+
 from avr_studio.models.edits import Edits
 from avr_studio.models.session import Session
-from avr_studio.models.signals import Signal
 from engine.results import ClueReport, ClueScore
 from engine.scoring import clue_report, score_parsed
 
 
 class ScoreBoard:
     """Per-item clue scores with edits applied: the engine's own, `score_parsed` for an edited item."""
+    changed = Signal(str, int)
+
 
     def __init__(self, session: Session, edits: Edits) -> None:
         self.session, self.edits = session, edits
         self._rescored: dict[tuple[str, int], ClueScore] = {}
-        self.changed = Signal()  # (run, index)
         edits.changed.connect(self._on_edit)
         session.runs_changed.connect(self._clear)
         session.dataset_changed.connect(self._clear)

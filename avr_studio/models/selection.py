@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from avr_studio.models.signals import Signal
+from psygnal import Signal
 
 
 @dataclass(frozen=True)
@@ -17,17 +17,18 @@ class InstanceRef:
 
 
 class Selection:
+    item_changed = Signal(object)
+    run_changed = Signal(object)
+    compare_changed = Signal(object)
+    instance_changed = Signal(object)
+    compare_mode_changed = Signal(bool)
+
     def __init__(self) -> None:
         self.item_index: int | None = None
         self.run_name: str | None = None
         self.compare_name: str | None = None
         self.instance: InstanceRef | None = None
         self.compare_mode = False
-        self.item_changed = Signal()
-        self.run_changed = Signal()
-        self.compare_changed = Signal()
-        self.instance_changed = Signal()
-        self.compare_mode_changed = Signal()
 
     def select_item(self, index: int | None) -> None:
         if index == self.item_index:

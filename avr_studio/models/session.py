@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from avr_studio.models.signals import Signal
+from psygnal import Signal
+
 from engine.benchmark import Item, load_dataset
 from engine.compare import looks_thinking
 from engine.errors import UserError
@@ -71,6 +72,10 @@ class Run:
 
 class Session:
     """The open dataset, videos folder and runs. Loading errors propagate as the engine's typed errors."""
+    dataset_changed = Signal()
+    videos_changed = Signal()
+    runs_changed = Signal()
+
 
     def __init__(self, mode: str = "official") -> None:
         self.mode = mode
@@ -78,9 +83,6 @@ class Session:
         self.items: list[Item] = []
         self.videos_dir: Path | None = None
         self.runs: list[Run] = []
-        self.dataset_changed = Signal()
-        self.videos_changed = Signal()
-        self.runs_changed = Signal()
 
     # ---- loading -------------------------------------------------------------------------
     def open_dataset(self, path: str | Path) -> None:

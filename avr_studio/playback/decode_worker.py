@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
+from avr_studio.playback.video_pool import Prefetcher, VideoPool
+
 #: GIL hand-over interval while decoding threads run: CPython's default (5 ms) lets a busy decoder
 #: hold the GIL long enough to stall the GUI thread for tens of milliseconds while scrubbing.
 GUI_SWITCH_INTERVAL = 0.001
@@ -79,6 +81,8 @@ class DecodeWorker(QThread):
         self._path: Path | None = None
         self._last_index: int | None = None
         self.decoded_count = 0
+        self._pool = VideoPool()
+        self._prefetcher = Prefetcher(self._pool)
 
     # ---- GUI side ------------------------------------------------------------------------
     def open(self, path: Path | None) -> None:
@@ -112,6 +116,7 @@ class DecodeWorker(QThread):
     # ---- worker side ---------------------------------------------------------------------
     def run(self) -> None:
         lower_this_thread_priority()  # also the engine's read-ahead thread, started from here
+        self._prefetcher.start()
         try:
             while True:
                 with self._cond:
@@ -135,15 +140,19 @@ class DecodeWorker(QThread):
         finally:
             self._close()
 
-    def _open(self, path: Path | None) -> None:
-        from engine.media import MediaError, open_video
+    def prefetch(self, targets: list[tuple[Path, float]]) -> None:
+        """Decode these (video, time) frames in the background: the items the user may open next."""
+        self._prefetcher.prefetch([(p, t) for p, t in targets if p is not None and p.is_file()])
 
-        self._close()
+    def _open(self, path: Path | None) -> None:
+        from engine.media import MediaError
+
+        self._video = None
         self._path, self._last_index = path, None
         if path is None:
             return
         try:
-            self._video = open_video(path)
+            self._video = self._pool.get(path, pin=True)
         except MediaError as exc:
             self.failed.emit(str(path), str(exc))
             return
@@ -180,8 +189,6 @@ class DecodeWorker(QThread):
         self.frame_ready.emit(DecodedFrame(self._path, t, index, video.frame_time(index), image))
 
     def _close(self) -> None:
-        if self._video is not None:
-            try:
-                self._video.close()
-            finally:
-                self._video = None
+        self._video = None
+        self._prefetcher.stop()
+        self._pool.close()

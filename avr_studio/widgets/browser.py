@@ -375,6 +375,17 @@ class Browser(QWidget):
         self._sync_run_boxes()
         self.model.rebuild()
 
+    def visible_order(self, around: int | None = None, reach: int = 2) -> list[int]:
+        """Item indices in the table's current (filtered, sorted) order; with `around`, only the rows
+        within `reach` of that item's row (cheap on a thousand rows)."""
+        rows = range(self.proxy.rowCount())
+        source = self.model.row_of(around) if around is not None else None
+        if source is not None:
+            at = self.proxy.mapFromSource(self.model.index(source, 0)).row()
+            if at >= 0:
+                rows = range(max(0, at - reach), min(self.proxy.rowCount(), at + reach + 1))
+        return [self.model.rows[self.proxy.mapToSource(self.proxy.index(r, 0)).row()].index for r in rows]
+
     def select_index(self, index: int) -> None:
         """Programmatic selection (tests, --select): same path as a click."""
         self.selection.select_item(index)

@@ -35,6 +35,8 @@ class BoxOverlay:
         self.on_drag_finished = on_drag_finished
         self.boxes: list[OverlayBox] = []
         self.rois: dict[Slot, pg.RectROI] = {}
+        self._spare: list[pg.RectROI] = []  # hidden ROIs kept for reuse: building one costs ~10 ms
+        self._slot_of: dict[int, Slot] = {}  # id(roi) -> the slot it edits now
         self._static = ItemLayer(view)  # GT boxes and labels, redrawn per frame
         self._selected = ItemLayer(view)  # outline of the boxes of the WCS row picked in the panel
         self.selected: list[OverlayBox] = []
@@ -60,13 +62,21 @@ class BoxOverlay:
             self._add_label(box)
 
     def _make_roi(self, slot: Slot, box: OverlayBox) -> pg.RectROI:
+        """A spare ROI if there is one (moved and shown), else a new one."""
+        if self._spare:
+            roi = self._spare.pop()
+            self._slot_of[id(roi)] = slot
+            self._place(roi, box.box)
+            roi.show()
+            return roi
         x1, y1, x2, y2 = box.box
         roi = pg.RectROI([x1, y1], [x2 - x1, y2 - y1], pen=_pen(box.kind, True), movable=True,
                          rotatable=False, resizable=True, removable=False)
         roi.addScaleHandle([0, 0], [1, 1])
         roi.setZValue(20)
-        roi.sigRegionChangeStarted.connect(lambda _r, s=slot: self._drag_started(s))
-        roi.sigRegionChanged.connect(lambda r, s=slot: self._roi_moved(s, r))
+        self._slot_of[id(roi)] = slot
+        roi.sigRegionChangeStarted.connect(lambda r: self._drag_started(self._slot_of[id(r)]))
+        roi.sigRegionChanged.connect(lambda r: self._roi_moved(self._slot_of[id(r)], r))
         roi.sigRegionChangeFinished.connect(lambda _r: self._drag_finished())
         self.view.addItem(roi)
         return roi
@@ -124,7 +134,8 @@ class BoxOverlay:
 
     def _clear_rois(self) -> None:
         for roi in self.rois.values():
-            self.view.removeItem(roi)
+            roi.hide()
+            self._spare.append(roi)
         self.rois.clear()
         self._dragging = None
 

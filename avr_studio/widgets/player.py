@@ -39,6 +39,7 @@ class Player(QWidget):
 
     status = Signal(str)
     video_info = Signal(object)  # VideoInfo or None
+    frame_shown = Signal()  # a frame was presented (with its overlays)
 
     def __init__(self, session: Session, selection: Selection, playhead: Playhead, scores: ScoreBoard,
                  parent=None) -> None:
@@ -116,6 +117,7 @@ class Player(QWidget):
             self._show_placeholder(EMPTY_HINT if not self.session.items else "no item selected")
         elif not path.is_file():
             self._show_placeholder(f"video not found: {path}")
+            self.playhead.mark_unplayable()
             self.status.emit(f"video not found: {path}")
             path = None
         self.worker.open(path)
@@ -135,6 +137,7 @@ class Player(QWidget):
         if self.path is not None and Path(path) == self.path:
             if self.info is None:
                 self._show_placeholder(message)
+                self.playhead.mark_unplayable()
             self.status.emit(message)
 
     def _show_placeholder(self, text: str) -> None:
@@ -163,6 +166,7 @@ class Player(QWidget):
             self.render_overlays()
         finally:
             self.worker.presented()
+        self.frame_shown.emit()
 
     def render_overlays(self) -> None:
         """Overlays of the presented frame (not of the requested time)."""

@@ -83,6 +83,8 @@ class RunPanel(QWidget):
         self.backend.setCurrentText("baseline")
         self.backend.currentTextChanged.connect(self._on_backend)
         self.target = QLineEdit()
+        self.served_model = QLineEdit()
+        self.served_model.setPlaceholderText("the model name the server serves, e.g. avr")
         self.browse = QPushButton("Browse…")
         self.browse.clicked.connect(self._browse)
         self.reasoning = QComboBox()
@@ -118,6 +120,8 @@ class RunPanel(QWidget):
         self.target_label = QLabel()
         form.addRow("Backend", self.backend)
         form.addRow(self.target_label, target_row)
+        self.served_model_label = QLabel("Served model")
+        form.addRow(self.served_model_label, self.served_model)
         form.addRow("Reasoning", self.reasoning)
         form.addRow("Protocol", self.protocol)
         limits = QHBoxLayout()
@@ -141,6 +145,8 @@ class RunPanel(QWidget):
         for widget in (self.target, self.browse, self.target_label):
             widget.setVisible(need is not None)
         self.browse.setVisible(need in ("model", "source"))
+        for widget in (self.served_model, self.served_model_label):
+            widget.setVisible(need == "url")
         self.target.setPlaceholderText("http://127.0.0.1:8000/v1" if need == "url" else "")
 
     def _browse(self) -> None:
@@ -164,6 +170,8 @@ class RunPanel(QWidget):
     def setup(self) -> RunSetup:
         need = NEEDS.get(self.backend.currentText())
         values = {need: self.target.text().strip()} if need else {}
+        if need == "url":
+            values["model"] = self.served_model.text().strip()
         return RunSetup(backend=self.backend.currentText(), reasoning=self.reasoning.currentText(),
                         protocol=self.protocol.currentText(), frames=self.frames.value(),
                         max_new_tokens=self.max_new_tokens.value(), **values)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QElidingLabel
+from superqt import QCollapsible, QElidingLabel
 
 from avr_studio.models import ScoreBoard, Selection, Session
 from avr_studio.models.selection import InstanceRef
@@ -88,14 +88,14 @@ class WcsPanel(QWidget):
         head = QHBoxLayout()
         head.addWidget(self.item_score, 1)
         head.addWidget(self.reset_button)
-        texts = QSplitter(Qt.Orientation.Vertical)
-        for label, edit in (("reasoning (not scored)", self.reasoning), ("answer (scored)", self.answer)):
-            box = QWidget()
-            lay = QVBoxLayout(box)
-            lay.setContentsMargins(0, 0, 0, 0)
-            lay.addWidget(QLabel(label))
-            lay.addWidget(edit)
-            texts.addWidget(box)
+        texts = QWidget()
+        lay = QVBoxLayout(texts)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.reasoning_section = QCollapsible("reasoning (not scored)")  # long <think> text folds away
+        self.reasoning_section.addWidget(self.reasoning)
+        lay.addWidget(self.reasoning_section)
+        lay.addWidget(QLabel("answer (scored)"))
+        lay.addWidget(self.answer, 1)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.tree)
         split.addWidget(texts)

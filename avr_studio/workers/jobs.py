@@ -33,6 +33,8 @@ PROGRESS_EVENT = "progress"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                     "NUMEXPR_NUM_THREADS")
 LOG_LINES_KEPT = 200
+#: Between two slices of a big backlog the event loop runs for this long (a slice costs a few ms).
+BACKLOG_PAUSE_MS = 10
 
 
 def default_job_threads() -> int:
@@ -103,6 +105,8 @@ class Job(QObject):
         self._reported_done: int | None = None
         self._meter = ProgressMeter(spec.total, time.monotonic())
         self._cancel_requested = False
+        self._backlog_bytes = 0
+        self._baseline_set = True
         self._poll = QTimer(self)
         self._poll.setInterval(spec.poll_ms)
         self._poll.timeout.connect(self._read_output)
@@ -124,7 +128,7 @@ class Job(QObject):
         if self.state != "idle":
             raise RuntimeError(f"{self.spec.name} was already started")
         self._meter = ProgressMeter(self.spec.total, time.monotonic())
-        self._absorb_existing_output()
+        self._note_existing_output()
         process = QProcess(self)
         program, *args = self._launch_argv()
         process.setProgram(program)
@@ -142,6 +146,7 @@ class Job(QObject):
         process.start()
         self._poll.start()
         self.started.emit()
+        QTimer.singleShot(0, self._read_output)
 
     def cancel(self) -> None:
         """SIGTERM now (the job and its own children), SIGKILL if it is still there after the timeout."""
@@ -199,15 +204,13 @@ class Job(QObject):
             env.insert(key, value)
         return env
 
-    def _absorb_existing_output(self) -> None:
-        """Rows already in the output (a resumed run) count as done but not towards the rate."""
-        if self._tail is None:
-            return
-        while True:
-            self._take_records(self._tail.read_lines())
-            if not self._tail.has_backlog:
-                break
-        self._meter.set_baseline(self._done_count())
+    def _note_existing_output(self) -> None:
+        """Rows already in the output (a resumed run) count as done but not towards the rate; they
+        are read slice by slice from the event loop (a 100k-row file must not freeze the window)."""
+        self._backlog_bytes = 0
+        if self._tail is not None and self._tail.path.is_file():
+            self._backlog_bytes = self._tail.path.stat().st_size
+        self._baseline_set = self._backlog_bytes == 0
 
     # ---- watching --------------------------------------------------------------------------
     def _read_console(self) -> None:
@@ -244,19 +247,39 @@ class Job(QObject):
         return True
 
     def _read_output(self) -> None:
+        """One slice of new output; the next slice is read soon if more is waiting."""
+        if self._read_output_once() and self._tail.has_backlog and self.running:
+            QTimer.singleShot(BACKLOG_PAUSE_MS, self._read_output)  # other events run between slices
+
+    def _drain_output(self) -> None:
+        """Everything left, at the end of the job."""
+        while self._read_output_once() and self._tail.has_backlog:
+            pass
+
+    def _read_output_once(self) -> bool:
+        """True when the read moved forward (an unreadable file does not)."""
         if self._tail is None:
-            return
+            return False
+        before = (self._tail.offset, self._tail.resets)
         resets = self._tail.resets
         try:
             lines = self._tail.read_lines()
         except OSError as exc:  # unreadable for now (permissions, a network share): say so, keep going
             self._console_lines([f"cannot read {self._tail.path.name}: {exc}"])
-            return
+            return False
         if self._tail.resets != resets:  # the file was replaced: count it afresh
             self._counted.clear()
             self._record_count = 0
-        if self._take_records(lines):
+        took = self._take_records(lines)
+        if not self._baseline_set:
+            if self._tail.offset + self._tail.torn_bytes < self._backlog_bytes:
+                return True  # still reading what earlier runs left: no progress yet
+            self._baseline_set = True
+            self._meter.set_baseline(self._done_count())
+            took = True
+        if took:
             self._emit_progress()
+        return (self._tail.offset, self._tail.resets) != before
 
     def _take_records(self, lines: list[str]) -> bool:
         if not lines:
@@ -289,7 +312,7 @@ class Job(QObject):
     def _on_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
         self._read_console()
         self._console_lines(self._console.flush())
-        self._read_output()
+        self._drain_output()
         crashed = exit_status == QProcess.ExitStatus.CrashExit
         signum = exit_code if crashed else None
         code = None if crashed else exit_code

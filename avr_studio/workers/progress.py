@@ -66,7 +66,9 @@ class ProgressMeter:
         return self.progress(now)
 
     def set_baseline(self, done: int) -> None:
-        """Items that were finished before this job started (found in the output at launch)."""
+        """Items that were finished before this job started (found in the output at launch): the
+        rate is measured from the first item after them."""
+        self._first = self._last = None
         self._done = max(self._done, done)
 
     def progress(self, now: float) -> JobProgress:

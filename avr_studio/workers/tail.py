@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 #: The most bytes one poll reads: a huge backlog is taken in slices so the GUI thread never stalls.
-MAX_READ_BYTES = 1024 * 1024
+MAX_READ_BYTES = 128 * 1024
 
 
 class LineBuffer:

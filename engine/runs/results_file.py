@@ -41,7 +41,7 @@ class ResultsFile:
     @classmethod
     def open(cls, path: str | Path, identity: dict) -> ResultsFile:
         """Load earlier rows (repairing a torn tail); RunMismatch if they come from another setup."""
-        results = cls(Path(path), {key: identity[key] for key in IDENTITY_FIELDS})
+        results = cls(Path(path), {key: identity.get(key) for key in IDENTITY_FIELDS})
         if results.path.exists():
             results.torn_bytes = _cut_torn_tail(results.path)
             for number, row in _rows(results.path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.benchmark import DatasetError, Item, item_from_json
+from engine.bulk import acyclic_bulk_work
 from engine.predictions import PredictionRecord, PredictionSet
 from engine.results import ClueReport, ClueScore, CountScore, LongReport, Mode
 from engine.scoring.aggregate import clue_report, long_report
@@ -39,6 +40,11 @@ def evaluate_set(pset: PredictionSet, dataset: list[Item] | None = None, mode: M
 
     With a dataset, only its items are scored: lines for other indices are counted and reported.
     """
+    with acyclic_bulk_work():
+        return _evaluate(pset, dataset, mode)
+
+
+def _evaluate(pset: PredictionSet, dataset: list[Item] | None, mode: Mode) -> Evaluation:
     by_index = {item.index: item for item in dataset or []}
     items: dict[int, Item] = {}
     warnings: list[str] = list(pset.skip_reasons)

@@ -179,6 +179,11 @@ def greedy_match(ious: Matrix, n_pred: int) -> list[tuple[int, int]]:
     those candidates are sorted, which keeps a frame with a huge list of predicted boxes linear.
     """
     limit = min(len(ious), n_pred)
+    if limit == 0:
+        return []
+    if len(ious) == 1:  # one GT: its best prediction, the lowest index among equals
+        best, p = _best(ious[0])
+        return [(0, p)]
     order = sorted(candidate for g, row in enumerate(ious) for candidate in _best_in_row(g, row, limit))
     used_g: set[int] = set()
     used_p: set[int] = set()
@@ -246,10 +251,12 @@ def _matched_kind(iou: float) -> str:
 
 def _unmatched_preds(ious: Matrix, n_pred: int, chosen: set[int]) -> list[InstanceMatch]:
     """Predictions nobody matched: duplicates if they overlap some GT, else hallucinated."""
+    if len(chosen) == n_pred:
+        return []
     if isinstance(ious, np.ndarray):
         column_best = ious.max(axis=0).tolist() if len(ious) else [0.0] * n_pred
     else:
-        column_best = [max((row[p] for row in ious), default=0.0) for p in range(n_pred)]
+        column_best = [max(column) for column in zip(*ious, strict=True)] if ious else [0.0] * n_pred
     return [InstanceMatch(None, p, best, "duplicate" if best > 0 else "hallucinated")
             for p, best in enumerate(column_best) if p not in chosen]
 

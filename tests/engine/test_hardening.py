@@ -251,6 +251,8 @@ def test_rows_with_an_error_are_unanswered_not_scored(tmp_path: Path, capsys) ->
     assert set(data["long"]["per_item_abs_error"]) == {"0", "2", "3"}
     assert main(["eval", "--predictions", str(path), "--protocol", "long", "--boot", "0"]) == 0
     assert "unanswered 1 (1)" in capsys.readouterr().out
+    assert main(["eval", "--predictions", str(path), "--protocol", "long", "--explain", "1"]) == 0
+    assert "unanswered by the model (worker crashed: CUDA out of memory)" in capsys.readouterr().out
     only_errors = tmp_path / "e.jsonl"
     only_errors.write_text(_line(None, error="no GPU"))
     assert _eval_json(capsys, "--predictions", str(only_errors), "--protocol", "clue")["clue"]["unanswered"]["n"] == 1
@@ -302,3 +304,17 @@ def test_8_long_prediction_lists_score_exactly_as_short_ones() -> None:
     got = score_clue(event, json.dumps(pairs))
     la = sum(max(interval_iou(g, p) for p in pairs) for g in gts) / 3
     assert got.clusters[0].frames[0].la == la > 0 and got.score == 0.0  # 900 intervals for 3: CAP < 0
+
+
+def test_bulk_work_leaves_the_collector_as_it_found_it(public_fixture: Path) -> None:
+    import gc
+
+    assert gc.isenabled()
+    evaluate_set(load_predictions(public_fixture / "clue_acc"))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        evaluate_set(load_predictions(public_fixture / "long_acc"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -148,6 +148,7 @@ def test_ab_timeline_tiers_and_difference_markers(qtbot, window, tiny_bench):
     names = None
     for item in items_of(tiny_bench, "event"):
         window.selection.select_item(item.index)
+        window.timeline.flush()  # the tiers are drawn just after the frame and tree
         names = [name for name, _ in window.timeline.rows]
         assert names == [f"A {a}", "GT", f"B {b}"]
         kinds = []

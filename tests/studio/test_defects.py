@@ -214,6 +214,7 @@ def test_5_frame_ticks_take_the_engines_frame_outcome(qtbot, window, tiny_bench)
     item = next(i for i in items_of(tiny_bench, "attribute") if len(i.clue) >= 2)
     run = window.session.run(window.selection.run_name)
     window.selection.select_item(item.index)
+    window.timeline.flush()
     score = run.clue_score(item.index)
     gt_scatter = _tick_items(window.timeline)[0]
     points = gt_scatter.points()

@@ -286,3 +286,14 @@ def test_dragging_on_the_waveform_scrubs(qtbot, window, tiny_bench):
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
     assert window.playhead.time == pytest.approx(6.0, abs=0.15)
     assert timeline.wave.viewRange()[0] == pytest.approx(before, abs=1e-6)  # scrubbing, not panning
+
+
+def test_timeline_window_slider_follows_and_sets_the_view(qtbot, window, tiny_bench):
+    select(qtbot, window, items_of(tiny_bench, "event")[0].index)
+    window.timeline.zoom_to(3.0, 6.0, margin_fraction=0)
+    low, high = window.timeline.window_slider.value()
+    (x0, x1), _ = window.timeline.wave.viewRange()
+    assert (low, high) == pytest.approx((x0, x1), abs=0.01) and x0 < 3.0 and x1 > 6.0
+    window.timeline.window_slider.setValue((8.0, 12.0))
+    (x0, x1), _ = window.timeline.wave.viewRange()
+    assert (x0, x1) == pytest.approx((8.0, 12.0), abs=0.01)

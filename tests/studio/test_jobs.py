@@ -187,3 +187,23 @@ def test_gui_thread_keeps_running_while_a_job_writes_fast(qtbot, tmp_path, make_
     assert blocker.args[0].ok
     assert len(seen) == 600
     probe.assert_no_stall()
+
+
+def test_a_big_existing_output_is_read_in_slices_without_freezing_the_window(qtbot, tmp_path, make_job):
+    out = tmp_path / "rows.jsonl"
+    old = 40000
+    with open(out, "w") as handle:  # ~5 MB left by earlier runs (a long metrics.jsonl, a resumed batch)
+        for index in range(old):
+            handle.write(json.dumps({"index": index, "pred": "x" * 100}) + "\n")
+    job = make_job(rows_spec(out, "--delay", "0.4", items=old + 3, poll_ms=50))
+    seen, progress = [], []
+    job.records.connect(seen.extend)
+    job.progress.connect(progress.append)
+    with StallProbe() as probe, qtbot.waitSignal(job.finished, timeout=60000) as blocker:
+        job.start()
+    assert blocker.args[0].ok
+    assert len(seen) == old + 3 and seen[-1]["index"] == old + 2
+    assert probe.max_busy < 0.050, f"a slice held the GUI thread {probe.max_busy * 1000:.1f} ms"
+    assert progress[-1].done == old + 3
+    rates = [p.rate for p in progress if p.rate]
+    assert rates and max(rates) < 100  # the rate counts this job's 3 rows, not the 40000 found

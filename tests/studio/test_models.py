@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from avr_studio.models import Edits, Playhead, ScoreBoard, Session, Signal
+from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session
 from avr_studio.models.edits import with_box, with_interval
 from avr_studio.models.overlay import event_intervals, frame_boxes, shown_frames
 from avr_studio.models.playhead import SPEEDS, neighbour_time
@@ -23,14 +23,29 @@ def test_models_import_no_qt():
     assert out.strip() == "[]"
 
 
-def test_signal_connect_emit_disconnect():
-    signal, seen = Signal(), []
-    signal.connect(seen.append)
-    signal.connect(seen.append)  # once only
-    signal.emit(3)
-    signal.disconnect(seen.append)
-    signal.emit(4)
-    assert seen == [3]
+def test_view_model_signals_are_psygnal_and_hold_subscribers_weakly():
+    import gc
+
+    from psygnal import SignalInstance
+
+    selection = Selection()
+    assert isinstance(selection.item_changed, SignalInstance)
+
+    class View:
+        def __init__(self) -> None:
+            self.seen = []
+
+        def on_item(self, index) -> None:
+            self.seen.append(index)
+
+    view = View()
+    selection.item_changed.connect(view.on_item)
+    selection.select_item(3)
+    assert view.seen == [3]
+    del view
+    gc.collect()
+    assert len(selection.item_changed) == 0  # a dropped view is not kept alive by the model
+    selection.select_item(4)
 
 
 def grid_playhead(duration=10.0, fps=25.0) -> Playhead:
@@ -220,3 +235,33 @@ def test_scoring_mode_rescores_runs_through_the_engine(tiny_bench):
     assert seen == ["strict"]
     assert report.acc == expected.acc and report.mae == expected.mae
     assert report.parse_failures < evaluate_set(load_predictions(thinking, "long"), session.items).report.parse_failures
+
+
+def test_navigation_neighbours_and_start_times(tiny_bench):
+    from avr_studio.models.navigation import neighbours, start_time
+
+    assert neighbours([5, 7, 9, 11, 13], 9) == [11, 7, 13]  # next first, then previous, then the one after
+    assert neighbours([5, 7], 5) == [7] and neighbours([5, 7], 6) == []
+    for item in tiny_bench.items:
+        assert start_time(item) == (item.clue_times[0] if item.clue_times else item.query_interval[0])
+
+
+def test_navigator_loops_and_their_owner(tiny_bench):
+    from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session
+    from avr_studio.models.navigation import Navigator
+
+    session = Session()
+    session.open_dataset(tiny_bench.dataset_path)
+    selection, playhead = Selection(), Playhead()
+    playhead.set_media(60.0, 25.0)
+    nav = Navigator(session, selection, ScoreBoard(session, Edits()), playhead)
+    owners = []
+    nav.loop_owner_changed.connect(owners.append)
+    item = next(i for i in session.items if i.category == "event")
+    selection.select_item(item.index)
+    nav.open_item()
+    assert playhead.time == item.clue_times[0]
+    assert nav.toggle_loop("loop_query") and playhead.loop == item.query_interval
+    assert nav.toggle_loop("loop_clue") and playhead.loop == (item.clue[0].start, item.clue[0].end)
+    assert nav.toggle_loop("loop_clue") and playhead.loop is None
+    assert owners == ["loop_query", "loop_clue", None]

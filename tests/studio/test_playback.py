@@ -160,3 +160,20 @@ def test_thread_leak_check_sees_a_running_decode_worker(qtbot):
     assert worker in _running_qthreads()
     worker.stop()
     assert worker not in _running_qthreads()
+
+
+def test_neighbouring_items_are_decoded_ahead(qtbot, window, tiny_bench):
+    """After an item's frame is shown, the next row's opening frame is in the pooled video's cache."""
+    from avr_studio.models.navigation import start_time
+
+    first, second = tiny_bench.items[0], tiny_bench.items[1]
+    window.selection.select_item(first.index)
+    wait_presented(qtbot, window)
+    pool = window.player.worker._pool
+    path = window.session.video_path(second)
+
+    def cached():
+        video = pool._videos.get(path)
+        assert video is not None and video.is_cached(video.frame_index_at(start_time(second)))
+
+    qtbot.waitUntil(cached, timeout=10000)

@@ -41,6 +41,11 @@ def test_run_setup_names_runs_and_refuses_incomplete_setups(tmp_path):
         setup.validate()
     with pytest.raises(RunSetupError, match="needs a server URL"):
         RunSetup(backend="openai").validate()
+    served = RunSetup(backend="openai", url="http://127.0.0.1:8000/v1", model="avr")
+    served.validate()
+    assert served.run_name("direct") == "openai-avr_127.0.0.1_8000_v1-direct-clue"
+    argv = served.request("direct", tmp_path / "d.json", tmp_path, tmp_path / "o.jsonl").argv()
+    assert argv[argv.index("--url") + 1] == "http://127.0.0.1:8000/v1" and argv[argv.index("--model") + 1] == "avr"
     RunSetup(backend="baseline").validate()
     assert batch_out(tmp_path, RunSetup(), "direct") == tmp_path / "baseline-direct-clue.jsonl"
 
@@ -183,3 +188,25 @@ def test_closing_over_a_running_batch_asks_first(qtbot, panel):
     assert not panel.busy
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_an_openai_compatible_server_answers_the_selected_item(qtbot, panel, tiny_bench):
+    from tests.engine.chat_server import ChatServer
+
+    item = tiny_bench.items[1]
+    panel.selection.select_item(item.index)
+    panel.backend.setCurrentText("openai")
+    assert panel.served_model.isVisible() and not panel.browse.isVisible()
+    with ChatServer(answer=lambda body: "<think>two knocks at 3.5 s</think><answer>2</answer>",
+                    models=["avr"]) as server:
+        panel.target.setText(server.url)
+        panel.served_model.setText("avr")
+        panel.protocol.setCurrentText("long")
+        panel.frames.setValue(4)
+        with qtbot.waitSignal(panel.run_ready, timeout=60000) as blocker:
+            assert panel.run_item()
+        assert len(server.requests) == 1
+    row = json.loads(blocker.args[0].read_text().splitlines()[0])
+    assert row["index"] == item.index and row["backend"] == "openai" and row["error"] is None
+    assert row["pred"] == "<think>two knocks at 3.5 s</think><answer>2</answer>"
+    assert "two knocks at 3.5 s" in panel.output.toPlainText()

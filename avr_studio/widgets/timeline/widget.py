@@ -5,8 +5,9 @@ links). Compare view: A above GT above B, both linked to GT, markers where their
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
+from superqt import QLabeledDoubleRangeSlider
 
 from avr_studio.models import Playhead, ScoreBoard, Selection, Session
 from avr_studio.models.edits import with_interval
@@ -40,7 +41,14 @@ class Timeline(QWidget):
         self._build()
         self.render_tiers()
         self.wave.setXRange(0, 10, padding=0)
-        selection.item_changed.connect(lambda _i: self.show_item())
+        # drawn just after the key press is handled: the new frame and tree show first (the frame is
+        # usually decoded ahead), the tiers a moment later; `flush()` draws them now
+        self.pending = False
+        self._show_item_soon = QTimer(self)
+        self._show_item_soon.setSingleShot(True)
+        self._show_item_soon.setInterval(0)
+        self._show_item_soon.timeout.connect(self.flush)
+        selection.item_changed.connect(lambda _i: self._schedule_item())
         selection.run_changed.connect(lambda _r: self.render_tiers())
         selection.compare_changed.connect(lambda _r: self.render_tiers())
         selection.compare_mode_changed.connect(lambda _on: self.render_tiers())
@@ -91,9 +99,29 @@ class Timeline(QWidget):
         self._requery_soon.setInterval(0)
         self._requery_soon.timeout.connect(self._on_range_changed)
         self.graphics.scene().sigMouseClicked.connect(self._on_click)
+        # the visible window as a labelled range slider: read it, or type/drag a window precisely
+        self.window_slider = QLabeledDoubleRangeSlider(Qt.Orientation.Horizontal)
+        self.window_slider.setDecimals(2)
+        self.window_slider.setToolTip("visible part of the timeline (s): drag the handles or type a time")
+        self.window_slider.valueChanged.connect(self._on_window_slider)
+        self.wave.getViewBox().sigXRangeChanged.connect(lambda *_: self._show_window())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.window_slider)
+
+    def _show_window(self) -> None:
+        (t0, t1), _ = self.wave.viewRange()
+        end = max(self.playhead.duration or self._content_end(), t1, 1.0)
+        self.window_slider.blockSignals(True)
+        self.window_slider.setRange(0.0, end)
+        self.window_slider.setValue((max(0.0, t0), min(end, t1)))
+        self.window_slider.blockSignals(False)
+
+    def _on_window_slider(self, value) -> None:
+        t0, t1 = value
+        if t1 > t0:
+            self.wave.setXRange(t0, t1, padding=0)
 
     @staticmethod
     def _shade(plot, colour, z: float) -> pg.LinearRegionItem:
@@ -146,7 +174,18 @@ class Timeline(QWidget):
         self.spectrogram.set_media(self.session.video_path(item) if item else None)
 
     # ---- item ----------------------------------------------------------------------------
+    def _schedule_item(self) -> None:
+        self.pending = True
+        self._show_item_soon.start()
+
+    def flush(self) -> None:
+        """Draw the selected item now if it is still pending."""
+        self._show_item_soon.stop()
+        if self.pending:
+            self.show_item()
+
     def show_item(self) -> None:
+        self.pending = False
         item = self.session.item(self.selection.item_index)
         for region in self.query_regions:
             region.setVisible(bool(item and item.query_interval))

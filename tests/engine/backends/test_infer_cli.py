@@ -99,3 +99,17 @@ def test_kill_dash_nine_then_rerun_loses_and_duplicates_nothing(tiny_bench, tiny
     clean = tmp_path / "clean.jsonl"
     assert _infer(tiny_bench, "--backend", "baseline", "--protocol", "long", "--out", str(clean)).returncode == 0
     assert {r["index"]: r["pred"] for r in rows} == {r["index"]: r["pred"] for r in _rows(clean)}
+
+
+@pytest.mark.slow
+def test_dry_run_counts_tokens_with_the_models_processor(tiny_bench, tiny_model_dir, tmp_path):
+    counts = {}
+    for label, extra in (("audio", []), ("no-audio", ["--no-audio"])):
+        out = tmp_path / f"dry-{label}.jsonl"
+        done = _infer(tiny_bench, "--backend", "transformers", "--model", str(tiny_model_dir), "--protocol", "long",
+                      "--out", str(out), "--dry-run", "--frames", "4", "--limit", "1", *extra)
+        assert done.returncode == 0, done.stderr
+        counts[label] = _rows(out)[0]["prompt_tokens"]
+    assert isinstance(counts["no-audio"], int) and counts["no-audio"] > 0
+    # 30 s of audio is about 750 audio tokens (~25 per second)
+    assert 600 < counts["audio"] - counts["no-audio"] < 900
