@@ -255,4 +255,5 @@ class RunTools(QObject):
         return self.run_panel.confirm_close()
 
     def shutdown(self) -> None:
+        self.notes.save_note()  # a note typed just before closing is kept
         self.run_panel.shutdown()

@@ -4,6 +4,7 @@ spectrogram toggles, a killed worker leaves a clear message."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -112,6 +113,10 @@ def test_tags_filter_the_browser_and_timestamps_seek(qtbot, window, tools, tiny_
     run = window.session.run(window.selection.run_name)
     assert (run.path / "annotations.json").is_file()  # beside the run
     window.selection.select_item(tagged[0])
+    qtbot.keyClicks(tools.notes.note, "typed just before closing")
+    tools.shutdown()  # as closing the window does
+    assert json.loads((run.path / "annotations.json").read_text())["items"][str(tagged[0])]["note"] == (
+        "typed just before closing")
     tools.reasoning.show_text("<think>the knock at 3.5 s</think>")
     tools.reasoning.seek_requested.emit(3.5)
     assert window.playhead.time == pytest.approx(3.5, abs=0.05)
