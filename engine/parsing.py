@@ -29,8 +29,9 @@ _WORD_OR_DOT_RE = re.compile(r"[\w.]")
 
 # JSON blocks. The scan below follows the benchmark's stack matching (brackets inside strings count,
 # a mismatched closer empties the stack), but lets the regex engine skip, in one pass, the text
-# between blocks and every well-nested block (up to _SKIP_DEPTH levels) that cannot be JSON, so
-# hostile answers stay linear and fast; deeper or mismatched nesting is matched bracket by bracket.
+# between blocks and every quote-free well-nested block (up to _SKIP_DEPTH levels) that cannot be
+# JSON; a block with matching pairs up to 8 deep is delimited by one regex call; only deeper or
+# mismatched nesting is matched bracket by bracket. Every step is linear in the answer.
 _SKIP_DEPTH = 3
 _NOT_BRACKET = r"[^\[\]{}]"
 _WS = r"[ \t\n\r]*+"
@@ -46,13 +47,18 @@ def _json_shaped(depth: int) -> str:
     return rf"(?:{array}|\{{{_WS}(?:{member}(?:,{_WS}{member})*+)?\}})"
 
 
-def _well_nested(depth: int) -> str:
-    """Regex of a block with matching bracket pairs nested at most `depth` deep and no quotes."""
-    inner = r'(?:[^\[\]{}"]++)' if depth == 1 else rf'(?:[^\[\]{{}}"]++|{_well_nested(depth - 1)})'
+def _well_nested(depth: int, quotes: bool = False) -> str:
+    """Regex of a block with matching bracket pairs nested at most `depth` deep (with no quotes
+    unless `quotes`: a quote-free block's brackets are all structure, so it may be skipped)."""
+    text = r"[^\[\]{}]++" if quotes else r'[^\[\]{}"]++'
+    inner = rf"(?:{text})" if depth == 1 else rf"(?:{text}|{_well_nested(depth - 1, quotes)})"
     return rf"(?:\[{inner}*+\]|\{{{inner}*+\}})"
 
 
 _JSON_SHAPED_RE = re.compile(_json_shaped(_SKIP_DEPTH))
+#: A block with matching pairs up to 8 deep: its stack-matched end in one regex call (it is then
+#: decoded; quotes do not matter to where stack matching ends it).
+_WELL_NESTED_RE = re.compile(_well_nested(8, quotes=True))
 #: Text at stack depth 0 holding no block worth parsing: prose, stray closers, flat bracket pairs
 #: (matched or not) and well-nested quote-free blocks, none of them JSON-shaped.
 _SKIP_RE = re.compile(
@@ -104,6 +110,11 @@ def _outermost_blocks(text: str):
             continue
         if not closers_left:
             return
+        nested = _WELL_NESTED_RE.match(text, pos)
+        if nested:
+            yield pos, nested.end()
+            pos = nested.end()
+            continue
         pos = yield from _nested_block(text, pos)
 
 
@@ -127,12 +138,17 @@ def _nested_block(text: str, pos: int):
 
 
 def _parse_block(text: str, start: int, end: int) -> tuple[Any, bool]:
-    """json.loads(text[start:end]) without copying or building an error per failure."""
+    """json.loads(text[start:end]) through the decoder's C scanner.
+
+    The block is sliced first: a decode error counts the lines of the string it was handed, so
+    handing it the whole answer would make each failure cost the answer's length.
+    """
+    block = text[start:end]
     try:
-        value, stop = _DECODER.scan_once(text, start)
+        value, stop = _DECODER.scan_once(block, 0)
     except (StopIteration, ValueError, RecursionError):
         return None, False
-    return (value, True) if stop == end else (None, False)
+    return (value, True) if stop == len(block) else (None, False)
 
 
 def find_json(text: str) -> tuple[Any, bool]:

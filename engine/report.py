@@ -8,7 +8,7 @@ from pathlib import Path
 from engine.benchmark import load_dataset
 from engine.predictions import load_run
 from engine.results import ClueReport, LongReport, Mode
-from engine.scoring import Evaluation, evaluate_set, group_stats
+from engine.scoring import Evaluation, evaluate_set, group_stats_by
 
 _JSON_KEY = {"long": "long", "ref": "ref", "clue": "clue"}
 
@@ -61,8 +61,9 @@ def render_tables(evaluations: list[Evaluation], groups: list[str], n_boot: int 
     for ev in evaluations:
         blocks.append(_headline(ev))
         columns = _CLUE_COLUMNS if isinstance(ev.report, ClueReport) else _LONG_COLUMNS
+        by_key = group_stats_by(ev.report, ev.items.values(), groups, n_boot=max(n_boot, 1))
         for key in groups:
-            stats = group_stats(ev.report, ev.items.values(), key, n_boot=max(n_boot, 1))
+            stats = by_key[key]
             if set(stats) <= {"all", "unspecified"}:
                 continue  # the items carry no such field: a table would only repeat "all"
             blocks.append(_group_table(key, stats, columns, with_ci=n_boot > 0))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +83,8 @@ class DecodeWorker(QThread):
         self._last_index: int | None = None
         self.decoded_count = 0
         self._pool = VideoPool()
-        self._prefetcher = Prefetcher(self._pool)
+        self._last_request = 0.0
+        self._prefetcher = Prefetcher(self._pool, lambda: self._last_request)
 
     # ---- GUI side ------------------------------------------------------------------------
     def open(self, path: Path | None) -> None:
@@ -92,6 +94,7 @@ class DecodeWorker(QThread):
             self._cond.notify()
 
     def request(self, t: float) -> None:
+        self._last_request = time.monotonic()
         with self._cond:
             self._pending_time = float(t)
             self._cond.notify()

@@ -9,6 +9,7 @@ switch finds its frame in the cache.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from pathlib import Path
 POOL_SIZE = 4
 #: Frame cache per pooled video (the engine's default is 256 MB).
 POOL_CACHE_MB = 128
+#: The prefetcher waits until the foreground has asked for no frame for this long (scrubbing,
+#: playing and the switch itself come first).
+QUIET_SECONDS = 0.15
 
 
 class VideoPool:
@@ -73,9 +77,10 @@ class Prefetcher(threading.Thread):
     """Decodes (path, time) targets into the pool's caches, the most recent list first; a new list
     replaces what is left of the old one. Failures are ignored: the foreground reports its own."""
 
-    def __init__(self, pool: VideoPool) -> None:
+    def __init__(self, pool: VideoPool, last_request=lambda: 0.0) -> None:
         super().__init__(name="avr-prefetch", daemon=True)
         self.pool = pool
+        self.last_request = last_request  # monotonic time of the foreground's latest frame request
         self._cond = threading.Condition()
         self._targets: list[tuple[Path, float]] = []
         self._stopping = False
@@ -102,6 +107,10 @@ class Prefetcher(threading.Thread):
                     self._cond.wait()
                 if self._stopping:
                     return
+                quiet_for = time.monotonic() - self.last_request()
+                if quiet_for < QUIET_SECONDS:
+                    self._cond.wait(QUIET_SECONDS - quiet_for)
+                    continue
                 path, t = self._targets.pop(0)
             self._warm(path, t)
 

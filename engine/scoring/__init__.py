@@ -7,6 +7,7 @@ from engine.scoring.aggregate import (
     evaluate_clue,
     evaluate_long,
     group_stats,
+    group_stats_by,
     long_report,
 )
 from engine.scoring.blackbox import score_count
@@ -23,6 +24,6 @@ from engine.scoring.whitebox import (
 __all__ = [
     "ClueReport", "ClueScore", "CountScore", "Evaluation", "GroupStats", "LongReport", "ParsedClue",
     "box_iou", "clue_report", "count_penalty", "evaluate_clue", "evaluate_long", "evaluate_set",
-    "greedy_match", "group_stats", "gt_frame_times", "gt_frames_by_cluster", "interval_iou", "long_report", "score_clue",
+    "greedy_match", "group_stats", "group_stats_by", "gt_frame_times", "gt_frames_by_cluster", "interval_iou", "long_report", "score_clue",
     "score_count", "score_parsed",
 ]

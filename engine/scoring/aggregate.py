@@ -95,19 +95,37 @@ def group_stats(
     seed: int = 0,
 ) -> dict[str, GroupStats]:
     """Metrics per group (plus "all") with seeded percentile-bootstrap 95% intervals."""
+    return group_stats_by(report, items, [key], n_boot, seed)[key]
+
+
+def group_stats_by(
+    report: LongReport | ClueReport,
+    items: Iterable[Item],
+    keys: Sequence[str],
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, dict[str, GroupStats]]:
+    """`group_stats` for several keys at once; the "all" group (the costliest) is resampled once."""
     by_index = {item.index: item for item in items}
     columns_of = _long_columns if isinstance(report, LongReport) else _clue_columns
-    groups: dict[str, list] = {"all": []}
-    name_of = _group_key(key)
-    for index, score in report.per_item.items():
-        groups["all"].append(score)
-        item = by_index.get(index)
-        groups.setdefault(name_of(item) if item else "unspecified", []).append(score)
-    return {
-        name: _stats(name, columns_of(scores), np.random.default_rng([seed, zlib.crc32(name.encode("utf-8", "surrogatepass"))]), n_boot)
-        for name, scores in groups.items()
-        if scores
-    }
+    scores = list(report.per_item.values())
+    every = _group_stats("all", columns_of, scores, n_boot, seed) if scores else None
+    out: dict[str, dict[str, GroupStats]] = {}
+    for key in keys:
+        name_of = _group_key(key)
+        groups: dict[str, list] = {}
+        for index, score in report.per_item.items():
+            item = by_index.get(index)
+            groups.setdefault(name_of(item) if item else "unspecified", []).append(score)
+        stats = {"all": every} if every is not None else {}
+        stats.update((name, _group_stats(name, columns_of, members, n_boot, seed)) for name, members in groups.items())
+        out[key] = stats
+    return out
+
+
+def _group_stats(name: str, columns_of: Callable, scores: list, n_boot: int, seed: int) -> GroupStats:
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode("utf-8", "surrogatepass"))])
+    return _stats(name, columns_of(scores), rng, n_boot)
 
 
 #: Bootstrap draws held at once (resamples x items); bounds memory whatever the set's size.

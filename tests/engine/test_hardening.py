@@ -179,7 +179,7 @@ def test_7_unreadable_folders_and_files(shared_tmp: Path) -> None:
 def _huge_answers(n: int = 5_000_000) -> list[str]:
     box = "[10, 20, 110, 220], "
     return ["<answer>" * (n // 8), "1" * (n - 2) + "a1", "[x]" * (n // 3), "[" * n, "[[x]]" * (n // 5),
-            "[[[[x]]]]" * (n // 9), "[}" * (n // 2), "[1 2]" * (n // 5), '{"Frame1": [' + box * (n // 20) + "[1, 2, 3, 4]]}",
+            "[[[[x]]]]" * (n // 9), "[}" * (n // 2), "[1 2]" * (n // 5), '[["x" 1]]' * (n // 9), '{"Frame1": [' + box * (n // 20) + "[1, 2, 3, 4]]}",
             "[" + "[1.5, 2.5], " * (n // 12) + "[1, 2]]", "I count the things. " * (n // 20)]
 
 
