@@ -123,6 +123,8 @@ class SoundDeviceOutput:
         self._speed = 1.0
         self._played = 0  # output frames since start
         self._callback_wall = 0.0
+        self._last_frames = 0  # frames handed over at the last callback
+        self._latency = 0.0  # seconds from that callback until its first frame is heard
 
     def set_source(self, path: Path | None) -> None:
         self.stop()
@@ -132,6 +134,7 @@ class SoundDeviceOutput:
         self.stop()
         with self._lock:
             self._t0, self._speed, self._played, self._callback_wall = t0, speed, 0, time.monotonic()
+            self._last_frames, self._latency = 0, 0.0
         if self._source is not None:
             self._source.prefetch(t0)
         try:
@@ -141,11 +144,13 @@ class SoundDeviceOutput:
             self._stream = None
             raise AudioUnavailable(f"audio device refused to play ({exc})") from exc
 
-    def _fill(self, outdata, frames, _time_info, _status) -> None:
+    def _fill(self, outdata, frames, time_info, _status) -> None:
         with self._lock:
             start = self._t0 + self._played * self._speed / self.sr
             self._played += frames
             self._callback_wall = time.monotonic()
+            self._last_frames = frames
+            self._latency = self._output_latency(time_info)
         if self._source is None:
             outdata[:, 0] = 0.0
             return
@@ -162,12 +167,28 @@ class SoundDeviceOutput:
             finally:
                 self._stream = None
 
+    def _output_latency(self, time_info) -> float:
+        """When this callback's first frame reaches the speaker: PortAudio's DAC time when the host
+        reports it, else the stream's nominal output latency."""
+        try:
+            latency = time_info.outputBufferDacTime - time_info.currentTime
+        except AttributeError:
+            latency = 0.0
+        if not 0.0 < latency < 2.0:
+            latency = float(getattr(self._stream, "latency", 0.0) or 0.0)
+        return latency
+
     def position(self) -> float:
+        """The media time being heard now: the frames handed over, less the output latency; between
+        callbacks it runs on with the wall clock, but never past what was handed over (a late
+        callback freezes the clock instead of letting it run ahead and jump back)."""
         with self._lock:
-            if self._stream is None:
+            if self._stream is None or not self._played:
                 return self._t0
-            since = (time.monotonic() - self._callback_wall) if self._played else 0.0
-            return self._t0 + (self._played / self.sr + since) * self._speed
+            since = time.monotonic() - self._callback_wall
+            first_of_last = (self._played - self._last_frames) / self.sr
+            heard = min(first_of_last + since - self._latency, self._played / self.sr)
+            return self._t0 + max(0.0, heard) * self._speed
 
     def close(self) -> None:
         self.stop()

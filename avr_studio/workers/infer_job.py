@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from avr_studio.workers.jobs import JobSpec, python_module_argv
+from avr_studio.workers.spec import JobSpec, python_module_argv
 from engine.benchmark import Item, load_dataset, save_dataset
 
 

@@ -178,10 +178,6 @@ def test_the_studio_plays_the_files_audio_on_the_device(playback):
     assert (matches > 0.8).mean() > 0.9, f"{(matches <= 0.8).sum()} of {len(matches)} windows do not match"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SoundDeviceOutput.position() counts samples handed to PortAudio, not samples heard: the video clock "
-    "runs ahead of the sound by the output latency (PortAudio reports ~35 ms; 40-44 ms measured). "
-    "Fix in the audio output module: subtract the stream's output latency."))
 def test_what_is_heard_is_where_the_video_clock_is(playback):
     gaps, matches = playback.windows()
     heard = gaps[matches > 0.8]
