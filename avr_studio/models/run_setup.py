@@ -7,10 +7,8 @@ opens side by side when both are done.
 
 from __future__ import annotations
 
-import argparse
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from avr_studio.workers.infer_job import InferRequest
@@ -69,8 +67,7 @@ class RunSetup:
         extra: tuple[str, ...] = ("--frames", str(self.frames), "--max-new-tokens", str(self.max_new_tokens))
         if self.backend == "openai" and self.url:
             extra = ("--url", self.url)
-        if infer_has_option("--events"):
-            extra = (*extra, "--events")
+        extra = (*extra, "--events")  # streamed text as JSON lines on stdout
         return InferRequest(backend=self.backend, dataset=dataset, videos=videos, protocol=self.protocol, out=out,
                             reasoning=style, model=self.model or None, source=Path(self.source) if self.source else None,
                             extra_args=extra)
@@ -88,14 +85,3 @@ def single_out(runs_root: Path, setup: RunSetup, style: str, index: int) -> Path
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:40]
-
-
-@lru_cache(maxsize=8)
-def infer_has_option(option: str) -> bool:
-    """Whether this installation's `avr infer` accepts `option` (streamed text needs `--events`)."""
-    from engine.commands import infer
-
-    parser = argparse.ArgumentParser()
-    infer.add_parser(parser.add_subparsers())
-    sub = parser._subparsers._group_actions[0].choices["infer"]
-    return any(option in action.option_strings for action in sub._actions)

@@ -50,6 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     servers.add_argument("--audio-part", choices=("input_audio", "audio_url"),
                          help="how audio travels: input_audio (OpenAI, default) or audio_url (vLLM)")
     p.add_argument("--python", help="ola: the Python of your Ola environment (experimental backend)")
+    p.add_argument("--events", action="store_true",
+                   help='print the text as it streams, one JSON line per chunk on stdout: '
+                        '{"event": "chunk", "index": N, "text": ...} (for the studio and other front ends)')
     p.add_argument("--dry-run", action="store_true",
                    help="write the rendered requests to --out instead of running a model")
     p.set_defaults(run=run_infer)
@@ -82,15 +85,41 @@ def run_infer(args: argparse.Namespace) -> int:
     builder = request_builder(spec)
     if args.dry_run:
         return _dry_run(spec, items, builder)
-    return _run(spec, items, builder)
+    return _run(spec, items, builder, _chunk_printer() if args.events else None)
 
 
-def _run(spec, items, builder) -> int:
+def _chunk_printer():
+    """Streamed text as JSON lines on stdout, whole lines only (items in flight print from threads)."""
+    import threading
+
+    lock = threading.Lock()
+
+    def print_chunk(index: int, text: str) -> None:
+        line = json.dumps({"event": "chunk", "index": index, "text": text}, ensure_ascii=False)
+        with lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    return print_chunk
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (the studio's cancel) ends the run like Ctrl-C: rows kept, manifest says interrupted."""
+    import signal
+
+    def interrupt(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _run(spec, items, builder, on_chunk=None) -> int:
     from engine.backends.base import create_backend
     from engine.progress import ProgressBar
     from engine.runs import ResultsFile, run_batch
     from engine.runs.manifest import check_same_protocol
 
+    _stop_on_sigterm()
     check_same_protocol(spec.out, spec.protocol)
     known = {"backend": spec.backend, "reasoning": spec.reasoning, "prompt_set": builder.prompts.name,
              "prompt_hash": builder.prompts.hash}
@@ -110,7 +139,7 @@ def _run(spec, items, builder) -> int:
                 note = f"item {event.index}: {event.error[:40]}" if event.error else f"item {event.index}"
                 bar.update(event.position, f"{note} ({event.failed} failed)")
 
-            summary = run_batch(spec, items, backend, builder.build, results, on_item)
+            summary = run_batch(spec, items, backend, builder.build, results, on_item, on_chunk=on_chunk)
     finally:
         backend.close()
     print(f"{spec.out}: {summary.answered} answered, {summary.failed} failed, {summary.skipped} already done "

@@ -45,8 +45,10 @@ class RunSummary:
 
 def run_batch(spec: RunSpec, items: Sequence[Item], backend: Backend, build_request: Callable,
               results: ResultsFile, on_item: Callable[[ItemDone], None] | None = None,
-              cancel: threading.Event | None = None) -> RunSummary:
-    """Answer every item not yet done in `results`; return the counts."""
+              cancel: threading.Event | None = None,
+              on_chunk: Callable[[int, str], None] | None = None) -> RunSummary:
+    """Answer every item not yet done in `results`; return the counts. `on_chunk(index, text)`
+    sees the model's text as it streams (from worker threads when several items are in flight)."""
     done = results.done()
     pending = [item for item in items if item.index not in done]
     total, started = len(pending), time.time()
@@ -58,7 +60,7 @@ def run_batch(spec: RunSpec, items: Sequence[Item], backend: Backend, build_requ
 
     manifest("running")
     status = "finished"
-    rows = _rows(spec, pending, backend, build_request, results.identity, cancel)
+    rows = _rows(spec, pending, backend, build_request, results.identity, cancel, on_chunk)
     try:
         for position, row in enumerate(rows, start=1):
             results.append(row)
@@ -85,34 +87,37 @@ def run_batch(spec: RunSpec, items: Sequence[Item], backend: Backend, build_requ
 
 
 def _rows(spec: RunSpec, pending: Sequence[Item], backend: Backend, build_request: Callable, identity: dict,
-          cancel: threading.Event | None) -> Generator[dict, None, None]:
+          cancel: threading.Event | None, on_chunk: Callable[[int, str], None] | None = None,
+          ) -> Generator[dict, None, None]:
     """Rows for the pending items as they finish: one at a time, or several in flight for
     backends that declare a `concurrency` above 1 (servers); this thread writes them either way."""
     concurrency = int(getattr(backend, "concurrency", 1) or 1)
     if concurrency > 1:
         def answer(item: Item, stop: threading.Event) -> dict:
-            return answer_item(spec, item, backend, build_request, identity, stop)
+            return answer_item(spec, item, backend, build_request, identity, stop, on_chunk)
 
         return answer_concurrently(pending, answer, concurrency, cancel)
-    return _one_at_a_time(spec, pending, backend, build_request, identity, cancel)
+    return _one_at_a_time(spec, pending, backend, build_request, identity, cancel, on_chunk)
 
 
 def _one_at_a_time(spec: RunSpec, pending: Sequence[Item], backend: Backend, build_request: Callable,
-                   identity: dict, cancel: threading.Event | None) -> Generator[dict, None, None]:
+                   identity: dict, cancel: threading.Event | None,
+                   on_chunk: Callable[[int, str], None] | None = None) -> Generator[dict, None, None]:
     for item in pending:
         if cancel is not None and cancel.is_set():
             return
-        yield answer_item(spec, item, backend, build_request, identity, cancel)
+        yield answer_item(spec, item, backend, build_request, identity, cancel, on_chunk)
 
 
 def answer_item(spec: RunSpec, item: Item, backend: Backend, build_request: Callable, identity: dict,
-                cancel: threading.Event | None = None) -> dict:
+                cancel: threading.Event | None = None, on_chunk: Callable[[int, str], None] | None = None) -> dict:
     """One row for one item; never raises for a failure of that item alone."""
     start = time.monotonic()
     pred, error = "", None
     try:
         request = build_request(item)
-        pred = _generate(backend, request, spec.item_timeout, cancel)
+        chunk_seen = (lambda text: on_chunk(item.index, text)) if on_chunk is not None else None
+        pred = _generate(backend, request, spec.item_timeout, cancel, chunk_seen)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # the row records any failure of this item; the run goes on
@@ -121,7 +126,8 @@ def answer_item(spec: RunSpec, item: Item, backend: Backend, build_request: Call
             **identity, "seconds": round(time.monotonic() - start, 3), "error": error}
 
 
-def _generate(backend: Backend, request, timeout: float | None, cancel: threading.Event | None) -> str:
+def _generate(backend: Backend, request, timeout: float | None, cancel: threading.Event | None,
+              on_chunk: Callable[[str], None] | None = None) -> str:
     """Join the streamed chunks; a timer sets the backend's cancel flag when the item runs too long."""
     stop = threading.Event()
     timed_out = threading.Event()
@@ -139,6 +145,8 @@ def _generate(backend: Backend, request, timeout: float | None, cancel: threadin
         chunks = []
         for chunk in backend.generate(request, stop):
             chunks.append(chunk)
+            if on_chunk is not None:
+                on_chunk(chunk)
             if timed_out.is_set():
                 break
         if timed_out.is_set():

@@ -9,7 +9,7 @@ import signal
 import pytest
 from PySide6.QtCore import Qt
 
-from avr_studio.models.run_setup import RunSetup, RunSetupError, batch_out, infer_has_option
+from avr_studio.models.run_setup import RunSetup, RunSetupError, batch_out
 from avr_studio.models.selection import Selection
 from avr_studio.models.session import Session
 from avr_studio.widgets.run_panel import RunPanel
@@ -140,8 +140,6 @@ def test_a_single_item_with_the_tiny_model_shows_its_text_and_becomes_a_run(qtbo
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(not infer_has_option("--events"), run=False,
-                   reason="avr infer prints no streamed-text events yet (asked for: --events)")
 def test_the_tiny_models_text_streams_in_before_the_row_is_written(qtbot, panel, tiny_bench, tiny_model_dir):
     panel.selection.select_item(tiny_bench.items[0].index)
     panel.backend.setCurrentText("transformers")

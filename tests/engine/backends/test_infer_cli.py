@@ -130,3 +130,27 @@ def test_fast_seek_uses_keyframes_and_states_their_true_times(tiny_bench, tiny_i
         assert snapped["frame_indices"] != plain["frame_indices"]  # the sampled midpoints are not all keyframes
         assert snapped["frame_times"] == [round(float(table.times[i]), 2) for i in snapped["frame_indices"]]
         assert f"sampled at {snapped['frame_times'][1]} seconds" in snapped["text"]
+
+
+def test_sigterm_ends_the_run_as_interrupted_and_events_stream_the_text(tiny_bench, tiny_items, tmp_path):
+    from engine.runs.manifest import manifest_path
+
+    out = tmp_path / "term.jsonl"
+    command = [sys.executable, "-m", "engine.cli", "infer", "--dataset", str(tiny_bench.dataset), "--videos",
+               str(tiny_bench.videos), "--backend", "baseline", "--protocol", "long", "--out", str(out), "--events"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(process.stdout.readline())
+        assert first["event"] == "chunk" and isinstance(first["text"], str)
+        assert first["index"] == tiny_items[0].index
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (out.exists() and out.read_bytes().count(b"\n") >= 2):
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130 and "Traceback" not in err, err
+    manifest = json.loads(manifest_path(out).read_text())
+    assert manifest["status"] == "interrupted" and 2 <= manifest["done"] < len(tiny_items)
