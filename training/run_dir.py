@@ -29,6 +29,7 @@ from typing import Any
 
 from engine.errors import UserError
 from engine.io import append_jsonl, write_json_atomic, write_text_atomic
+from engine.processes import pid_alive
 
 STATES = ("pending", "running", "done", "failed", "stopped")
 HEARTBEAT_SECONDS = 5.0
@@ -138,7 +139,7 @@ class RunDir:
             return run
         if self._status.get("state") == "done":
             raise RunDirError(f"{self.root}: the run is already done")
-        if self._status.get("state") == "running" and _alive(self._status.get("pid")) \
+        if self._status.get("state") == "running" and pid_alive(self._status.get("pid")) \
                 and time.time() - float(self._status.get("heartbeat_unix", 0)) < 3 * HEARTBEAT_SECONDS:
             raise RunDirError(f"{self.root}: a trainer (pid {self._status['pid']}) is still running it")
         self.update(pid=os.getpid(), error=None, resumed=now_iso())
@@ -265,15 +266,3 @@ def versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             out[package] = None
     return out
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from avr_studio.workers.tail import FileTail, parse_json_lines
+from engine.processes import pid_alive
 
 #: The trainer rewrites status.json at least every 10 s while it lives: older than this means dead.
 STALE_HEARTBEAT_S = 30.0
@@ -56,18 +57,6 @@ class Liveness:
     @property
     def live(self) -> bool:
         return self.state == "running"
-
-
-def pid_alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def judge_liveness(root: Path, status: dict | None, now: float | None = None) -> Liveness:

@@ -17,11 +17,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QCollapsible, QElidingLabel
+from superqt import QCollapsible
 
 from avr_studio.models import ScoreBoard, Selection, Session
 from avr_studio.models.compare_rows import CompareNode, Side, compare_tree
 from avr_studio.palette import KIND_COLOURS
+from avr_studio.widgets.labels import plain_label
 from avr_studio.widgets.thinking_note import ThinkingNote
 from engine.parsing import split_reasoning
 
@@ -50,11 +51,11 @@ class ComparePanel(QWidget):
         scores.changed.connect(lambda _r, _i: self.refresh())
 
     def _build(self) -> None:
-        self.title = self._label(wrap=True)
-        self.item_scores = self._label()
+        self.title = plain_label(wrap=True)
+        self.item_scores = plain_label()
         self.item_scores.setObjectName("scoreHeadline")
-        self.count_line = self._label()
-        self.failures = self._label(wrap=True)
+        self.count_line = plain_label()
+        self.failures = plain_label(wrap=True)
         self.failures.setObjectName("failureReason")
         self.thinking = ThinkingNote(self.session)
         self.tree = QTreeWidget()
@@ -99,14 +100,6 @@ class ComparePanel(QWidget):
         for widget in (self.title, self.item_scores, self.count_line, self.thinking, self.failures):
             layout.addWidget(widget)
         layout.addWidget(split, 1)
-
-    @staticmethod
-    def _label(wrap: bool = False) -> QElidingLabel:
-        label = QElidingLabel()
-        label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setWordWrap(wrap)
-        label.setMinimumWidth(40)
-        return label
 
     # ---- model -> view -------------------------------------------------------------------
     def refresh(self) -> None:

@@ -17,11 +17,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QCollapsible, QElidingLabel
+from superqt import QCollapsible
 
 from avr_studio.models import ScoreBoard, Selection, Session
 from avr_studio.models.selection import InstanceRef
 from avr_studio.palette import KIND_COLOURS
+from avr_studio.widgets.labels import plain_label
 from engine.parsing import answer_json_from_parsed, split_reasoning
 from engine.results import ClueScore, ClusterScore, FrameScore, InstanceMatch
 
@@ -56,12 +57,12 @@ class WcsPanel(QWidget):
     def _build(self) -> None:
         # Eliding labels: no text (a raw parser error of a thinking answer can be one 2000 px word)
         # may widen the panel, and so the window's minimum size
-        self.title = self._label(wrap=True)
-        self.item_score = self._label()
+        self.title = plain_label(wrap=True)
+        self.item_score = plain_label()
         self.item_score.setObjectName("scoreHeadline")
-        self.totals = self._label()
-        self.count_line = self._label()
-        self.failure = self._label(wrap=True)
+        self.totals = plain_label()
+        self.count_line = plain_label()
+        self.failure = plain_label(wrap=True)
         self.failure.setObjectName("failureReason")
         self.reset_button = QPushButton("Reset to model answer")
         self.reset_button.clicked.connect(self._reset)
@@ -107,14 +108,6 @@ class WcsPanel(QWidget):
         layout.addLayout(head)
         layout.addWidget(self.failure)
         layout.addWidget(split, 1)
-
-    @staticmethod
-    def _label(wrap: bool = False) -> QElidingLabel:
-        label = QElidingLabel()
-        label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setWordWrap(wrap)
-        label.setMinimumWidth(40)
-        return label
 
     # ---- model -> view -------------------------------------------------------------------
     def refresh(self) -> None:
