@@ -153,4 +153,5 @@ def test_sigterm_ends_the_run_as_interrupted_and_events_stream_the_text(tiny_ben
             process.kill()
     assert process.returncode == 130 and "Traceback" not in err, err
     manifest = json.loads(manifest_path(out).read_text())
-    assert manifest["status"] == "interrupted" and 2 <= manifest["done"] < len(tiny_items)
+    # a signal landing between a row's write and its count leaves the manifest one short: rows rule
+    assert manifest["status"] == "interrupted" and 1 <= manifest["done"] <= len(_rows(out)) < len(tiny_items)
