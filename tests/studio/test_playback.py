@@ -62,14 +62,18 @@ def test_gui_thread_never_stalls_while_scrubbing(qtbot, window, tiny_bench):
         qtbot.wait(1500)
         scrubber.stop()
         wait_presented(qtbot, window)
-        presented_while_scrubbing = len(presented)
+        before_burst = len(presented)
+        for _ in range(50):  # a burst faster than any decoder: one event-loop turn, 50 seeks
+            scrub()
+        wait_presented(qtbot, window)
+        shown_from_burst = len(presented) - before_burst
         for item in tiny_bench.items[:6]:  # switching items opens other videos
             window.selection.select_item(item.index)
             qtbot.wait(60)
     wait_presented(qtbot, window)
     assert probe.ticks > 100
-    assert presented_while_scrubbing > 10  # frames were really decoded and shown meanwhile
-    assert presented_while_scrubbing < requests  # stale requests were dropped, not queued
+    assert before_burst > 10  # frames were really decoded and shown while scrubbing
+    assert 1 <= shown_from_burst <= 5  # stale requests were dropped, not queued
     assert probe.max_gap < 0.050, f"GUI thread stalled {probe.max_gap * 1000:.1f} ms"
 
 
