@@ -118,6 +118,15 @@ def settle(app, window, seconds: float = 3.0) -> None:
         time.sleep(0.02)
 
 
+def _freeze_loaded_objects() -> None:
+    """Move everything loaded so far (Qt wrappers, items, scores) out of the cyclic GC's reach, so
+    a full collection on the GUI thread no longer walks them (measured: ~30 ms pauses before)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from PySide6.QtCore import QCoreApplication
@@ -174,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         _close(app, window)
         print(f"screenshot: {args.screenshot}" if ok else f"could not write {args.screenshot}")
         return 0 if ok else 1
+    _freeze_loaded_objects()
     code = app.exec()
     window.deleteLater()
     app.processEvents()
