@@ -445,8 +445,10 @@ def _train_grpo(ctx, stage, samples, model, processor, cache, offset) -> str:
 
     args = _common_args(ctx, stage, shuffle_dataset=False, num_train_epochs=1)
     ordered = _filtered_epochs(ctx, stage, samples, model, processor, cache, args)
-    if not ordered:
-        log.warning("stage %s: the filter dropped every sample; the stage is skipped", stage.name)
+    prompts_per_batch = max(1, args.generation_batch_size // args.num_generations)
+    if len(ordered) < prompts_per_batch:  # trl would train 0 steps on it, silently
+        log.warning("stage %s: the filter left %d samples, fewer than the %d prompts of one generation batch; "
+                    "the stage is skipped", stage.name, len(ordered), prompts_per_batch)
         ctx.run.update_stage(stage.name, state="done", step=0, total_steps=0, checkpoint=str(_start_of(ctx, stage)),
                              finished=now_iso())
         return "done"
