@@ -15,6 +15,7 @@ import shutil
 import signal
 import sys
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,9 +181,21 @@ def prepare_model(ctx: Context) -> Path:
     from transformers import AutoProcessor
 
     model = _thinker_class(folder.thinker_class).from_pretrained(str(folder.weights), dtype="auto")
+    _save_in_thinker_layout(model)
     model.save_pretrained(str(target))
     AutoProcessor.from_pretrained(str(folder.weights)).save_pretrained(str(target))
     return target
+
+
+def _save_in_thinker_layout(model) -> None:
+    """Forget the full checkpoint's `thinker.` key prefix transformers noted at load time, so
+    save_pretrained writes a thinker's own key names (not thinker-prefixed ones that `avr dev
+    full-layout` would prefix a second time)."""
+    from transformers.core_model_loading import PrefixChange
+
+    conversions = getattr(model, "_weight_conversions", None)
+    if conversions:
+        model._weight_conversions = [c for c in conversions if not isinstance(c, PrefixChange)]
 
 
 def _is_full_layout(path: str) -> bool:
@@ -364,7 +377,7 @@ def _train_sft(ctx, stage, samples, model, processor, cache, offset) -> str:
     from training.trainers import MediaSFTCollator, dataset_row, sft_target
 
     args = _common_args(ctx, stage, num_train_epochs=stage.epochs)
-    rows = [dataset_row(s) | {"completion": sft_target(s)} for s in samples]
+    rows = [dataset_row(s) | {"completion": sft_target(s)} for s in sft_mix(stage, samples, ctx.config.seed)]
     callback = _callback(ctx, stage, offset)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=processor,
                          data_collator=MediaSFTCollator(processor, cache, args.max_length), callbacks=[callback],
@@ -383,25 +396,45 @@ def _train_sft(ctx, stage, samples, model, processor, cache, offset) -> str:
     return outcome
 
 
-PROBE_ROLLOUTS, PROBE_TOKENS = 2, 64
+def sft_mix(stage: StageSettings, samples: list[TrainSample], seed: int) -> list[TrainSample]:
+    """The SFT stage's rows: its samples as they are, or with `sampling: balanced` every task as often as
+    the largest one (smaller tasks repeated, every sample at least once), so rare, long grounding answers
+    get as many steps as counting and QA."""
+    if stage.sampling != "balanced" or not samples:
+        return list(samples)
+    largest = max(Counter(s.task for s in samples).values())
+    tasks = len({s.task for s in samples})
+    return balanced_order(samples, {}, 1, largest * tasks, seed)
+
+
+PROBE_ROLLOUTS, PROBE_TOKENS = 2, 96
 
 
 def format_probe(model, processor, cache, samples: list[TrainSample], count: int) -> float:
-    """Mean format reward (each sample's task format) of sampled answers to the first `count` samples:
-    shows whether the cold-start SFT taught the answer format."""
+    """Mean format reward (each sample's task format) of sampled answers to `count` samples taken task
+    after task (so grounding is probed too): shows whether the cold-start SFT taught the answer format."""
     from training.rewards import format_reward
 
     was_training = model.training
     model.eval()
     rollout = ModelRollout(model, processor, cache, PROBE_TOKENS)
     completions, tasks = [], []
-    for sample in samples[:count]:
+    for sample in probe_samples(samples, count):
         completions += rollout(sample, PROBE_ROLLOUTS)
         tasks += [sample.task] * PROBE_ROLLOUTS
     if was_training:
         model.train()
     scores = format_reward(completions, task=tasks)
     return sum(scores) / len(scores) if scores else 0.0
+
+
+def probe_samples(samples: list[TrainSample], count: int) -> list[TrainSample]:
+    """The first sample of each task, then the second of each, ... (`count` in all), in data order."""
+    by_task: dict[str, list[TrainSample]] = {}
+    for sample in samples:
+        by_task.setdefault(sample.task, []).append(sample)
+    ranked = sorted(samples, key=lambda s: (by_task[s.task].index(s), list(by_task).index(s.task)))
+    return ranked[:count]
 
 
 def _train_grpo(ctx, stage, samples, model, processor, cache, offset) -> str:
@@ -412,8 +445,10 @@ def _train_grpo(ctx, stage, samples, model, processor, cache, offset) -> str:
 
     args = _common_args(ctx, stage, shuffle_dataset=False, num_train_epochs=1)
     ordered = _filtered_epochs(ctx, stage, samples, model, processor, cache, args)
-    if not ordered:
-        log.warning("stage %s: the filter dropped every sample; the stage is skipped", stage.name)
+    prompts_per_batch = max(1, args.generation_batch_size // args.num_generations)
+    if len(ordered) < prompts_per_batch:  # trl would train 0 steps on it, silently
+        log.warning("stage %s: the filter left %d samples, fewer than the %d prompts of one generation batch; "
+                    "the stage is skipped", stage.name, len(ordered), prompts_per_batch)
         ctx.run.update_stage(stage.name, state="done", step=0, total_steps=0, checkpoint=str(_start_of(ctx, stage)),
                              finished=now_iso())
         return "done"

@@ -184,10 +184,44 @@ class MediaSFTCollator:
 
 def sft_target(sample: TrainSample) -> str:
     """The cold-start SFT answer: the answer format with the solution (the synthetic and public data
-    carry no reasoning text, so the thinking part is a short task cue)."""
+    carry no reasoning text, so the thinking part is a short task cue). Numbers are written compactly
+    (no spaces, whole numbers without ".0"), so grounding answers stay short enough to be learned and
+    to fit a completion: a 4-box spatial answer is ~60 tokens instead of ~120."""
     value = sample.solution_value
-    answer = value if isinstance(value, str) else json.dumps(value)
+    answer = value if isinstance(value, str) else compact_json(value)
     return f"<think>{SFT_THINK[sample.task]}</think><answer>{answer}</answer>"
+
+
+def compact_json(value: Any) -> str:
+    """JSON without spaces; when every number is whole (pixel boxes) they are written as integers, else
+    as JSON writes floats (seconds keep one pattern, "2.0" next to "1.6", which a small model learns
+    more easily than numbers of varying shape).
+
+    >>> compact_json({"Frame1": [[83.0, 39.0, 94.0, 49.0]]}), compact_json([[1.6, 2.0]])
+    ('{"Frame1":[[83,39,94,49]]}', '[[1.6,2.0]]')
+    """
+    numbers = list(_numbers(value))
+    whole = bool(numbers) and all(float(n).is_integer() for n in numbers)
+
+    def tidy(item: Any) -> Any:
+        if isinstance(item, list):
+            return [tidy(v) for v in item]
+        if isinstance(item, dict):
+            return {k: tidy(v) for k, v in item.items()}
+        return int(item) if whole and isinstance(item, float) else item
+
+    return json.dumps(tidy(value), separators=(",", ":"))
+
+
+def _numbers(value: Any):
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _numbers(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _numbers(v)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield value
 
 
 SFT_THINK = {"counting": "I count.", "qa": "I compare.", "temporal_grounding": "I find the times.",

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 from engine.resources import resource_path
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE_CONFIG = resource_path("stages", "smoke.yaml")
+SFT_SAVE_STEPS = yaml.safe_load(SMOKE_CONFIG.read_text())["stages"][0]["trainer"]["save_steps"]
 TIMEOUT = 1500
 
 
@@ -96,15 +98,16 @@ def smoke_run(tmp_path_factory) -> SmokeRun:
     run.stop_code = proc.wait(TIMEOUT)
     run.stop_status = read_json(run.root / "status.json")
     run.stop_checkpoints = sorted(p.name for p in (run.root / "checkpoints" / "sft").glob("checkpoint-*"))
-    # 2. resume; SIGKILL the trainer right after it logs an odd SFT step (save_steps 2: not checkpointed)
+    # 2. resume; SIGKILL the trainer right after it logs an SFT step that save_steps does not checkpoint
     stopped_at = max(_sft_steps(run), default=0)
     proc = _avr(run, "--resume", str(run.root))
 
-    def odd_step_logged() -> bool:
+    def unsaved_step_logged() -> bool:
         steps = [s for s in _sft_steps(run) if s > stopped_at]
-        return bool(steps) and steps[-1] % 2 == 1 and read_json(run.root / "status.json").get("pid") != proc.pid
+        return (bool(steps) and steps[-1] % SFT_SAVE_STEPS != 0
+                and read_json(run.root / "status.json").get("pid") != proc.pid)
 
-    _wait(run, proc, odd_step_logged, "an odd SFT step after the resume")
+    _wait(run, proc, unsaved_step_logged, "an un-checkpointed SFT step after the resume")
     run.killed_rows = read_rows(run.root / "metrics.jsonl")
     run.killed_step = run.killed_rows[-1]["step"]
     os.kill(read_json(run.root / "status.json")["pid"], signal.SIGKILL)

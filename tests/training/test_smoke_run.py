@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from tests.training.conftest import read_json, read_rows
+from tests.training.conftest import SFT_SAVE_STEPS, read_json, read_rows
+from training.curriculum import review_count
 
 pytestmark = pytest.mark.slow
 STAGES = ["sft", "grpo_qa", "grpo_grounding", "grpo_counting", "full_task"]
@@ -25,7 +26,7 @@ def test_sigterm_stops_gracefully_with_a_checkpoint(smoke_run):
 
 def test_kill_9_then_resume_neither_repeats_nor_loses_a_step(smoke_run):
     assert smoke_run.kill_code == 128 + 9
-    assert smoke_run.killed_step % 2 == 1  # logged, never checkpointed (save_steps 2): redone after the resume
+    assert smoke_run.killed_step % SFT_SAVE_STEPS != 0  # logged, never checkpointed: redone after the resume
     assert smoke_run.final_code == 0
     rows = read_rows(smoke_run.root / "metrics.jsonl")
     status = read_json(smoke_run.root / "status.json")
@@ -60,16 +61,21 @@ def test_heartbeat_is_fresh_while_running(smoke_run):
     assert smoke_run.heartbeat_ages and max(smoke_run.heartbeat_ages) <= 10.0
 
 
-def test_sft_teaches_the_answer_format_and_grpo_gets_a_signal(smoke_run):
+def test_sft_teaches_the_answer_format_and_every_grpo_stage_gets_a_signal(smoke_run):
     sft = read_json(smoke_run.root / "status.json")["stages"][0]
     assert sft["format_probe_after"] > sft["format_probe_before"]
     rows = read_rows(smoke_run.root / "metrics.jsonl")
     for stage in GRPO:
         stage_rows = [r for r in rows if r["stage"] == stage]
-        assert all("rewards/format_reward/mean" in r and "kl" in r and "completions/mean_length" in r
-                   for r in stage_rows)
-    assert any(r.get("reward_std", 0) > 0 for r in rows if r["stage"] in GRPO)
-    assert any(r.get("rewards/format_reward/mean", 0) > 0 for r in rows if r["stage"] in GRPO)
+        assert stage_rows and all("rewards/format_reward/mean" in r and "kl" in r and "completions/mean_length" in r
+                                  for r in stage_rows)
+        # varied rewards within a step: non-zero advantages, so the stage really learns something
+        assert max(r.get("reward_std") or 0.0 for r in stage_rows) > 0, (stage, stage_rows)
+    # the grounding stage's signal comes from grounding answers that parse and overlap the truth,
+    # not only from its QA review sample
+    grounding = [r for r in rows if r["stage"] in ("grpo_grounding", "full_task")]
+    assert any((r.get("rewards/temporal_iou_reward/mean") or 0.0) > 0 or (r.get("rewards/spatial_iou_reward/mean") or 0.0) > 0
+               for r in grounding)
 
 
 def test_filter_review_and_completions_are_recorded(smoke_run):
@@ -80,7 +86,8 @@ def test_filter_review_and_completions_are_recorded(smoke_run):
         assert f["kept"] + f["dropped_solved"] + f["dropped_localised"] == f["total"] > 0
         assert len(read_rows(root / "filter" / f"{f['stage']}-epoch0.jsonl")) == f["total"]
     stages = {s["name"]: s for s in read_json(root / "status.json")["stages"]}
-    assert stages["grpo_grounding"]["review_samples"] == 1 and stages["grpo_counting"]["review_samples"] == 1
+    for name in ("grpo_grounding", "grpo_counting"):  # 20% review: n own -> round(n * 0.2 / 0.8)
+        assert stages[name]["review_samples"] == review_count(stages[name]["samples"], 0.2) >= 1
     completions = read_rows(root / "completions.jsonl")
     assert {c["stage"] for c in completions} == set(GRPO)
     assert all("format_reward" in c["rewards"] and isinstance(c["completion"], str) for c in completions)
