@@ -12,8 +12,9 @@ two to three times slower than one.) `fast_seek=True` decodes only the keyframe 
 wanted frame and reports the index and true time of the frame it used.
 
 Audio: decoded with the video track discarded by the demuxer (it is never read), queued in
-an `av.AudioFifo` and resampled in 2 s blocks. Long spans may be split among threads (only
-when cores are idle, for the reason above); each span feeds the resampler from a point on
+an `av.AudioFifo` and resampled in 10 s blocks, in one thread by default: PyAV's audio decoding
+holds the GIL for most of each (short) packet, so two threads on idle cores gave no wall-time
+gain for 40 % more CPU. Long spans may still be split among threads on request (`workers`); each span feeds the resampler from a point on
 the output sample grid, 10 s early, so the samples where spans meet are the ones a single
 pass over the whole track gives.
 """
@@ -40,7 +41,7 @@ from engine.media.video import SampledFrames, open_video
 
 MODEL_AUDIO_RATE = 16000
 MAX_WORKERS = 4
-AUDIO_BLOCK_SECONDS = 2.0
+AUDIO_BLOCK_SECONDS = 10.0
 AUDIO_RESAMPLER_LEAD_SECONDS = 10.0  # resampler input before a span's first sample (state warms up)
 AUDIO_DECODER_LEAD_SAMPLES = 4096  # lapped codecs rebuild their first samples from the frame before
 AUDIO_TAIL_SAMPLES = 8192  # input past a span's end so the resampler's delay line has emptied
@@ -258,7 +259,8 @@ def sample_audio(
 ) -> np.ndarray:
     """Mono float32 audio of [start, end] s at `sample_rate` (to the end of the track if `end`
     is None or past it); NoAudioError when the file has none. `workers`: threads over spans of at
-    least 2 minutes (default: the idle cores, see `idle_cores`)."""
+    least 2 minutes (default 1: PyAV's audio decoding holds the GIL for most of each packet, so
+    two threads on two idle cores took as long as one and burnt 40 % more CPU)."""
     path = Path(path)
     container = open_container(path)
     try:
@@ -288,7 +290,7 @@ def _track_seconds(container: av.container.InputContainer, stream: av.AudioStrea
 
 def _audio_spans(plan: _AudioPlan, workers: int | None, seconds: float) -> list[tuple[int, int]]:
     """[first, end) output samples per worker, split at points where the two sample grids meet."""
-    count = max(1, min(workers or idle_cores(), int(seconds // MIN_AUDIO_SPAN_SECONDS)))
+    count = max(1, min(workers or 1, int(seconds // MIN_AUDIO_SPAN_SECONDS)))
     step = plan.grid * plan.rate // plan.source_rate  # output samples between meeting points
     cuts = [plan.first + round(plan.count * k / count / step) * step for k in range(1, count)]
     edges = [plan.first, *[c for c in cuts if plan.first < c < plan.first + plan.count], plan.first + plan.count]

@@ -138,6 +138,19 @@ def test_audio_split_among_threads_is_sample_exact(cfr_path, monkeypatch):
     assert np.array_equal(load_audio(cfr_path, 16000), whole)  # the playback reader's samples
 
 
+def test_audio_uses_one_thread_unless_asked(cfr_path, monkeypatch):
+    """PyAV's audio decoding holds the GIL, so extra threads only burn CPU: never split by default."""
+    monkeypatch.setattr(sampling, "MIN_AUDIO_SPAN_SECONDS", 2.0)
+    monkeypatch.setattr(sampling, "usable_cores", lambda: 4)
+    started: list[str] = []
+    real_span = sampling._decode_audio_span
+    monkeypatch.setattr(sampling, "_decode_audio_span",
+                        lambda *args: started.append("span") or real_span(*args))
+    default = sample_audio(cfr_path, 0.0, None)
+    assert started == ["span"]
+    assert np.array_equal(sample_audio(cfr_path, 0.0, None, workers=2), default) and len(started) == 3
+
+
 def test_audio_window_is_the_slice_of_the_whole_track(cfr_path, monkeypatch):
     monkeypatch.setattr(sampling, "MIN_AUDIO_SPAN_SECONDS", 2.0)
     whole = sample_audio(cfr_path, 0.0, None, workers=1)
