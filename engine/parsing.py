@@ -70,7 +70,7 @@ def _well_nested_quoted(depth: int) -> str:
     """Regex of a block with matching pairs nested at most `depth` deep, read the way JSON reads
     it: quotes pair up into strings that hold no brackets, no backslash outside them. Every
     bracket in it is structure, so its end is where stack matching ends it."""
-    text = rf'(?:[^\[\]{{}}"\\]++|"(?:[^"\\\[\]{{}}]|\\[^\[\]{{}}])*+")'
+    text = r'(?:[^\[\]{}"\\]++|"(?:[^"\\\[\]{}]|\\[^\[\]{}])*+")'
     inner = text if depth == 1 else rf"(?:{text}|{_well_nested_quoted(depth - 1)})"
     return rf"(?:\[{inner}*+\]|\{{{inner}*+\}})"
 
