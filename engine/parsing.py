@@ -29,10 +29,10 @@ _WORD_OR_DOT_RE = re.compile(r"[\w.]")
 
 # JSON blocks. The scan below follows the benchmark's stack matching (brackets inside strings count,
 # a mismatched closer empties the stack), but lets the regex engine skip, in one pass, the text
-# between blocks and every quote-free well-nested block (up to _SKIP_DEPTH levels) that cannot be
-# JSON; a block with matching pairs up to 8 deep is delimited by one regex call; only deeper or
-# mismatched nesting is matched bracket by bracket. Every step is linear in the answer.
-_SKIP_DEPTH = 3
+# between blocks and every block up to 8 deep that a cheap regex check shows cannot be JSON (see
+# _SKIP_RE); a block with matching pairs up to 8 deep is delimited by one regex call; only deeper
+# or mismatched nesting is matched bracket by bracket, and a failed block repeated right after
+# itself is passed over without decoding it again. Every step is linear in the answer.
 _NOT_BRACKET = r"[^\[\]{}]"
 _WS = r"[ \t\n\r]*+"
 _STRING = r'"(?:[^"\\\x00-\x1f\[\]{}]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*+"'
@@ -47,22 +47,46 @@ def _json_shaped(depth: int) -> str:
     return rf"(?:{array}|\{{{_WS}(?:{member}(?:,{_WS}{member})*+)?\}})"
 
 
-def _well_nested(depth: int, quotes: bool = False) -> str:
-    """Regex of a block with matching bracket pairs nested at most `depth` deep (with no quotes
-    unless `quotes`: a quote-free block's brackets are all structure, so it may be skipped)."""
-    text = r"[^\[\]{}]++" if quotes else r'[^\[\]{}"]++'
-    inner = rf"(?:{text})" if depth == 1 else rf"(?:{text}|{_well_nested(depth - 1, quotes)})"
+def _well_nested(depth: int) -> str:
+    """Regex of a block with matching bracket pairs nested at most `depth` deep (brackets inside
+    strings count, as in stack matching)."""
+    text = r"[^\[\]{}]++"
+    inner = rf"(?:{text})" if depth == 1 else rf"(?:{text}|{_well_nested(depth - 1)})"
     return rf"(?:\[{inner}*+\]|\{{{inner}*+\}})"
 
 
-_JSON_SHAPED_RE = re.compile(_json_shaped(_SKIP_DEPTH))
+def _maybe_json(depth: int) -> str:
+    """Regex that matches, at its start, every JSON array/object nested at most `depth` deep whose
+    strings hold no brackets, and a little more (closers' kinds and keys after an array's first
+    item are not checked): its size grows linearly with `depth`, and a block it does not match
+    cannot be such JSON."""
+    inner = _SCALAR if depth == 1 else rf"(?:{_SCALAR}|{_maybe_json(depth - 1)})"
+    item = rf"(?:{_STRING}{_WS}:{_WS})?{inner}{_WS}(?:,{_WS}(?![\]}}])|(?=[\]}}]))"
+    opener = rf"(?:\[{_WS}(?!{_STRING}{_WS}:)|\{{{_WS}(?=[\"}}]))"
+    return rf"{opener}(?:{item})*+[\]}}]"
+
+
+def _well_nested_quoted(depth: int) -> str:
+    """Regex of a block with matching pairs nested at most `depth` deep, read the way JSON reads
+    it: quotes pair up into strings that hold no brackets, no backslash outside them. Every
+    bracket in it is structure, so its end is where stack matching ends it."""
+    text = r'(?:[^\[\]{}"\\]++|"(?:[^"\\\[\]{}]|\\[^\[\]{}])*+")'
+    inner = text if depth == 1 else rf"(?:{text}|{_well_nested_quoted(depth - 1)})"
+    return rf"(?:\[{inner}*+\]|\{{{inner}*+\}})"
+
+
+_JSON_SHAPED_RE = re.compile(_json_shaped(3))
 #: A block with matching pairs up to 8 deep: its stack-matched end in one regex call (it is then
 #: decoded; quotes do not matter to where stack matching ends it).
-_WELL_NESTED_RE = re.compile(_well_nested(8, quotes=True))
+_WELL_NESTED_RE = re.compile(_well_nested(8))
 #: Text at stack depth 0 holding no block worth parsing: prose, stray closers, flat bracket pairs
-#: (matched or not) and well-nested quote-free blocks, none of them JSON-shaped.
+#: (matched or not) that are not JSON, and blocks up to 8 deep whose strings hold no brackets and
+#: that `_maybe_json` rules out (unquoted words, missing commas...), all in one regex call. Such a
+#: block is found first (a lookahead), so the JSON check never reads past its end; a backreference
+#: then consumes it.
 _SKIP_RE = re.compile(
-    rf"(?:{_NOT_BRACKET}++|[\]}}]|(?!{_JSON_SHAPED_RE.pattern})(?:[\[{{]{_NOT_BRACKET}*+[\]}}]|{_well_nested(_SKIP_DEPTH)}))*+"
+    rf"(?:{_NOT_BRACKET}++|[\]}}]|(?!{_json_shaped(1)})[\[{{]{_NOT_BRACKET}*+[\]}}]"
+    rf"|(?=(?P<block>{_well_nested_quoted(8)}))(?!{_maybe_json(8)})(?P=block))*+"
 )
 _BRACKET_RUN_RE = re.compile(r"[\[{]++|[\]}]")
 _PAIRS = {"}": "{", "]": "["}
@@ -96,7 +120,11 @@ def split_reasoning(text: str) -> tuple[str | None, str]:
 
 
 def _outermost_blocks(text: str):
-    """Yield (start, end) of every outermost balanced {...} / [...] span, left to right (stack matching)."""
+    """Yield (start, end) of every outermost balanced {...} / [...] span, left to right (stack matching).
+
+    A span yielded again and again would give the same (failed) parse: copies of it that follow it
+    directly are stepped over, not yielded.
+    """
     pos, size = 0, len(text)
     closers_left = text.count("]") + text.count("}")
     while pos < size:
@@ -111,30 +139,38 @@ def _outermost_blocks(text: str):
         if not closers_left:
             return
         nested = _WELL_NESTED_RE.match(text, pos)
-        if nested:
-            yield pos, nested.end()
-            pos = nested.end()
-            continue
-        pos = yield from _nested_block(text, pos)
+        span = (pos, nested.end()) if nested else None
+        if not nested:
+            span, pos = _nested_block(text, pos)
+        if span:
+            yield span
+            pos = _past_copies(text, *span)
 
 
-def _nested_block(text: str, pos: int):
+def _nested_block(text: str, pos: int) -> tuple[tuple[int, int] | None, int]:
     """Stack-match from the opener at `pos` until the stack empties (a block) or is cleared by a
-    mismatched closer; returns where the depth-0 scan resumes."""
+    mismatched closer: (the block's span or None, where the depth-0 scan resumes)."""
     stack: list[str] = []
-    start = pos
     for token in _BRACKET_RUN_RE.finditer(text, pos):
         ch = token.group()
         if ch[0] in "{[":
             stack.extend(ch)
             continue
         if stack[-1] != _PAIRS[ch]:
-            return token.end()
+            return None, token.end()
         stack.pop()
         if not stack:
-            yield start, token.end()
-            return token.end()
-    return len(text)
+            return (pos, token.end()), token.end()
+    return None, len(text)
+
+
+def _past_copies(text: str, start: int, end: int) -> int:
+    """Where the copies of text[start:end] that directly follow it end (`end` if none)."""
+    length = end - start
+    block = text[start:end]
+    while text.startswith(block, end):
+        end += length
+    return end
 
 
 def _parse_block(text: str, start: int, end: int) -> tuple[Any, bool]:

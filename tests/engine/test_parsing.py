@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -124,3 +126,51 @@ def test_parsers_never_raise_on_arbitrary_json(value: object, category: str) -> 
     text = json.dumps(value)
     parsed = parse_clue(category, f"<answer>{text}</answer>")
     assert parsed.ok or parsed.failure
+
+
+# ---------------------------------------------------------------- find_json against a plain reference
+def _reference_find_json(text: str) -> tuple[object, bool]:
+    """METRICS.md rule 1 written out: json.loads the text, else stack-match every outermost block
+    (brackets in strings count, a mismatched closer empties the stack) and json.loads each."""
+    try:
+        return json.loads(text), True
+    except (ValueError, RecursionError):
+        pass
+    stack: list[str] = []
+    start = 0
+    for i, ch in enumerate(text):
+        if ch in "[{":
+            if not stack:
+                start = i
+            stack.append(ch)
+        elif ch in "]}" and stack:
+            if stack[-1] != {"]": "[", "}": "{"}[ch]:
+                stack.clear()
+                continue
+            stack.pop()
+            if not stack:
+                try:
+                    return json.loads(text[start : i + 1]), True
+                except (ValueError, RecursionError):
+                    pass
+    return None, False
+
+
+_SOUP_PIECES = ["[", "]", "{", "}", "[", "]", '"', ",", ", ", ":", " ", "\n", "1", "-2.5e3", "x", "\\", "\\\"",
+                "null", "true", "NaN", '"a"', '"]"', '"{"', "[]", "{}", '{"k": ', "[1, 2]", "\x01", "é"]
+_soup = st.lists(st.sampled_from(_SOUP_PIECES), max_size=40).map("".join)
+
+
+@st.composite
+def _bracket_soups(draw) -> str:
+    """Bracket soups, some with a block nested deeper than the regexes reach or repeated many times."""
+    body = draw(_soup)
+    depth = draw(st.integers(0, 12))
+    block = "[" * depth + body + "]" * depth
+    return draw(_soup) + block * draw(st.integers(1, 5)) + draw(_soup)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_bracket_soups())
+def test_find_json_matches_the_plain_stack_matching_reference(text: str) -> None:
+    assert repr(find_json(text)) == repr(_reference_find_json(text))  # repr: NaN != NaN
