@@ -128,8 +128,20 @@ def load_predictions(path: str | Path, protocol: str | None = None) -> Predictio
     if not pset.records and not pset.unanswered:
         first = f"; first: {pset.skip_reasons[0]}" if pset.skip_reasons else ""
         raise PredictionError(f"{path}: no readable prediction lines ({pset.skipped_lines} skipped{first})")
-    pset.protocol = protocol or PROTOCOL_FOLDERS.get(path.name) or guess_protocol(pset)
+    pset.protocol = (protocol or PROTOCOL_FOLDERS.get(path.name) or _protocol_of_infer_run(path)
+                     or guess_protocol(pset))
     return pset
+
+
+def _protocol_of_infer_run(path: Path) -> str | None:
+    """The protocol `avr infer` recorded in the manifest beside its JSONL (a model's stray
+    brackets must not turn a count run into a clue run)."""
+    manifest = path.with_name(path.name + ".manifest.json")
+    try:
+        protocol = json.loads(manifest.read_text(encoding="utf-8"))["spec"]["protocol"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return protocol if protocol in PROTOCOLS else None
 
 
 # ---------------------------------------------------------------- the file system, as user errors

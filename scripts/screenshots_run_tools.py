@@ -60,12 +60,34 @@ def main() -> int:
     window.selection.select_item(event.index)
     pump(app, 3)
 
-    # 1. the Run panel during a background batch, rows arriving
-    for stale in (args.workdir / "runs").glob("*"):
-        stale.unlink()
+    # 0. the Run panel while a (tiny, random) model's text streams in for one item
+    from engine.dev.tiny_model import build_tiny_model
+
+    model_dir = args.workdir / "tiny-model"
+    if not (model_dir / "config.json").is_file():
+        build_tiny_model(model_dir)
     tools.docks["Run"].show()
     tools.docks["Run"].raise_()
     panel = tools.run_panel
+    panel.backend.setCurrentText("transformers")
+    panel.target.setText(str(model_dir))
+    panel.reasoning.setCurrentText("thinking")
+    panel.protocol.setCurrentText("long")
+    panel.frames.setValue(8)
+    panel.max_new_tokens.setValue(400)
+    panel.run_item()
+    pump(app, 240, until=lambda: len(panel.output.toPlainText()) > 700 or not panel.busy)
+    window.grab().save(str(args.out / "run_panel_streaming.png"))
+    panel.cancel()
+    pump(app, 20, until=lambda: not panel.busy)
+    panel.backend.setCurrentText("baseline")
+    panel.reasoning.setCurrentText("direct")
+    panel.frames.setValue(50)
+
+    # 1. the Run panel during a background batch, rows arriving
+    for stale in (args.workdir / "runs").glob("*"):
+        if stale.is_file():
+            stale.unlink()
     panel.protocol.setCurrentText("clue")
     panel.run_batch()
     pump(app, 120, until=lambda: panel.progress.value() >= 4)

@@ -155,3 +155,16 @@ def test_sigterm_ends_the_run_as_interrupted_and_events_stream_the_text(tiny_ben
     manifest = json.loads(manifest_path(out).read_text())
     # a signal landing between a row's write and its count leaves the manifest one short: rows rule
     assert manifest["status"] == "interrupted" and 1 <= manifest["done"] <= len(_rows(out)) < len(tiny_items)
+
+
+def test_a_runs_protocol_comes_from_its_manifest_not_from_the_answers(tiny_bench, tiny_items, tmp_path):
+    from engine.predictions import load_run
+
+    out = tmp_path / "long.jsonl"
+    assert _infer(tiny_bench, "--backend", "baseline", "--protocol", "long", "--limit", "2",
+                  "--out", str(out)).returncode == 0
+    rows = _rows(out)
+    out.write_text("".join(json.dumps(row | {"pred": "[[1, 2]] {\"Frame1\": []}"}) + "\n" for row in rows))
+    assert list(load_run(out)) == ["long"]  # bracket-laden answers alone would read as clue
+    (tmp_path / "long.jsonl.manifest.json").unlink()
+    assert list(load_run(out)) == ["clue"]
