@@ -93,6 +93,17 @@ def wait_presented(qtbot, win, t: float | None = None, timeout: int = 5000):
     return win.player.presented
 
 
+def open_unreadable_videos(qtbot, win, bench, folder: Path, select: int) -> None:
+    """Point the window at a videos folder where every item's video is junk, select item
+    `select` and wait for the player's placeholder (the media error) to show."""
+    folder.mkdir()
+    for item in bench.items:
+        (folder / item.video).write_bytes(b"this is not an mp4 file" * 10)
+    win.open_videos(folder)
+    win.selection.select_item(bench.items[select].index)
+    qtbot.waitUntil(lambda: win.player.stack.currentWidget() is win.player.placeholder, timeout=5000)
+
+
 def items_of(bench, category: str):
     return [item for item in bench.items if item.category == category]
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 from avr_studio.models.edits import with_box, with_interval
 from engine.parsing import parse_clue
 from engine.scoring import gt_frame_times
-from tests.studio.conftest import items_of, wait_presented
+from tests.studio.conftest import items_of, open_unreadable_videos, wait_presented
 
 LONG_REASON = "x" * 3000  # one unbreakable word, as a raw count-parser error of a thinking answer
 
@@ -360,13 +360,7 @@ def test_9_transport_clock_shows_the_frames_own_time(qtbot, window, tiny_bench):
 
 
 def test_9_no_playing_past_the_end_of_an_unreadable_video(qtbot, window, tiny_bench, tmp_path):
-    folder = tmp_path / "videos"
-    folder.mkdir()
-    for item in tiny_bench.items:
-        (folder / item.video).write_bytes(b"not a video" * 10)
-    window.open_videos(folder)
-    window.selection.select_item(tiny_bench.items[1].index)
-    qtbot.waitUntil(lambda: window.player.stack.currentWidget() is window.player.placeholder, timeout=5000)
+    open_unreadable_videos(qtbot, window, tiny_bench, tmp_path / "videos", select=1)
     window.playhead.toggle_play()
     assert not window.playhead.playing
     assert window.transport.clock.text() == "no video"

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMessageBox
 from avr_studio.models.edits import with_interval
 from engine.parsing import split_reasoning
 from engine.scoring import clue_report, gt_frame_times, score_clue, score_parsed
-from tests.studio.conftest import items_of, wait_presented
+from tests.studio.conftest import items_of, open_unreadable_videos, wait_presented
 
 
 def select(qtbot, win, index: int, t: float | None = None):
@@ -195,13 +195,7 @@ def test_bad_inputs_give_a_dialog_and_keep_the_app(qtbot, window, tmp_path):
 
 
 def test_corrupt_video_shows_the_media_error(qtbot, window, tiny_bench, tmp_path):
-    folder = tmp_path / "videos"
-    folder.mkdir()
-    for item in tiny_bench.items:
-        (folder / item.video).write_bytes(b"this is not an mp4 file" * 10)
-    window.open_videos(folder)
-    window.selection.select_item(tiny_bench.items[3].index)
-    qtbot.waitUntil(lambda: window.player.stack.currentWidget() is window.player.placeholder, timeout=5000)
+    open_unreadable_videos(qtbot, window, tiny_bench, tmp_path / "videos", select=3)
     assert window.player.placeholder.text()
     assert window.wcs_panel.shown is not None
 
