@@ -174,3 +174,15 @@ def _bracket_soups(draw) -> str:
 @given(_bracket_soups())
 def test_find_json_matches_the_plain_stack_matching_reference(text: str) -> None:
     assert repr(find_json(text)) == repr(_reference_find_json(text))  # repr: NaN != NaN
+
+
+@pytest.mark.parametrize("text", [
+    "[a[b[c[d[e[f[g[h[i[1]j]k]l]m]n]o]p]q]r] [2]",  # runs with text between their brackets
+    "{" + "[a" * 12 + "]a" * 11 + "}b] [3]",  # a mismatch inside a closer run with text: cleared there
+    "[" * 12 + "]" * 13 + " [4]",  # the run pops past the block's end: the rest are stray closers
+    "[" * 10 + "[1]" * 3 + "}" + "]" * 10 + "[5]",  # pairs inside a deep block, then a mismatch
+    "[" * 10 + '"]"' + "]" * 10 + "[6]",  # a string's bracket still counts
+    "[{" * 6 + "x" + "}]" * 6 + "[{" * 6 + "y" + "}]" * 5 + "] [7]",
+])
+def test_deep_blocks_follow_stack_matching(text: str) -> None:
+    assert repr(find_json(text)) == repr(_reference_find_json(text))
