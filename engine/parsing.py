@@ -30,9 +30,11 @@ _WORD_OR_DOT_RE = re.compile(r"[\w.]")
 # JSON blocks. The scan below follows the benchmark's stack matching (brackets inside strings count,
 # a mismatched closer empties the stack), but lets the regex engine skip, in one pass, the text
 # between blocks and every block up to 8 deep that a cheap regex check shows cannot be JSON (see
-# _SKIP_RE); a block with matching pairs up to 8 deep is delimited by one regex call; only deeper
-# or mismatched nesting is matched bracket by bracket, and a failed block repeated right after
-# itself is passed over without decoding it again. Every step is linear in the answer.
+# _SKIP_RE). A block with one peak (a run of openers, then text and pairs up to 8 deep, then a run
+# of closers) is delimited by one regex call; other blocks go run by run: a run of openers is
+# pushed and a run of closers popped as a whole, the pairs up to 8 deep between them stepped over
+# in C. A block is decoded only if it reads as a sequence of JSON tokens that may follow each
+# other, and a failed block repeated right after itself is passed over. Every step is linear.
 _NOT_BRACKET = r"[^\[\]{}]"
 _WS = r"[ \t\n\r]*+"
 _STRING = r'"(?:[^"\\\x00-\x1f\[\]{}]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*+"'

@@ -165,9 +165,31 @@ _soup = st.lists(st.sampled_from(_SOUP_PIECES), max_size=40).map("".join)
 def _bracket_soups(draw) -> str:
     """Bracket soups, some with a block nested deeper than the regexes reach or repeated many times."""
     body = draw(_soup)
-    depth = draw(st.integers(0, 12))
+    depth = draw(st.integers(0, 20))
     block = "[" * depth + body + "]" * depth
     return draw(_soup) + block * draw(st.integers(1, 5)) + draw(_soup)
+
+
+@st.composite
+def _deep_mixed_blocks(draw) -> str:
+    """Blocks up to 25 deep of both kinds, with soup between brackets, closed in mirror order or
+    with a closer flipped, dropped or added: runs of openers and closers of every make-up."""
+    kinds = draw(st.lists(st.sampled_from("[{"), max_size=25))
+    openers = "".join(k + draw(st.sampled_from(["", "", "a", " ", "[x]", '"]"'])) for k in kinds)
+    closers = ["]" if k == "[" else "}" for k in reversed(kinds)]
+    edit = draw(st.sampled_from(["none", "flip", "drop", "add"]))
+    if closers and edit != "none":
+        where = draw(st.integers(0, len(closers) - 1))
+        closers[where] = {"flip": {"]": "}", "}": "]"}[closers[where]], "drop": "", "add": closers[where] * 2}[edit]
+    gaps = [draw(st.sampled_from(["", "", "b", "[1]", "{}"])) for _ in closers]
+    block = openers + draw(_soup) + "".join(c + g for c, g in zip(closers, gaps, strict=True))
+    return draw(_soup) + block * draw(st.integers(1, 3)) + draw(_soup)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_deep_mixed_blocks())
+def test_find_json_matches_stack_matching_on_deep_mixed_blocks(text: str) -> None:
+    assert repr(find_json(text)) == repr(_reference_find_json(text))
 
 
 @settings(max_examples=3000, deadline=None)
