@@ -85,7 +85,7 @@ _JSON_SHAPED_RE = re.compile(_json_shaped(3))
 #: then consumes it.
 _SKIP_RE = re.compile(
     rf"(?:{_NOT_BRACKET}++|[\]}}]|(?!{_json_shaped(1)})[\[{{]{_NOT_BRACKET}*+[\]}}]"
-    rf"|(?=(?P<block>{_well_nested_quoted(8)}))(?!{_maybe_json(8)})(?P=block))*+"
+    rf"|(?![\[{{](?:{_NOT_BRACKET}*+[\[{{]){{8}})(?=(?P<block>{_well_nested_quoted(8)}))(?!{_maybe_json(8)})(?P=block))*+"
 )
 #: Inside a block deeper than the regexes reach: text and blocks up to 8 deep with matching pairs
 #: (they leave the stack as it was) are stepped over in C; what remains is runs of openers and
