@@ -21,11 +21,16 @@ pass over the whole track gives.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import os
-from collections.abc import Callable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -33,6 +38,7 @@ import numpy as np
 from av.stream import Discard
 
 from engine.media.audio import audio_stream_of
+from engine.media.audio_timeline import decode_timeline, to_rate
 from engine.media.color import frame_to_rgb
 from engine.media.errors import EmptyVideoError
 from engine.media.frame_index import FrameIndex, build_frame_index
@@ -44,8 +50,6 @@ MAX_WORKERS = 4
 AUDIO_BLOCK_SECONDS = 10.0
 AUDIO_RESAMPLER_LEAD_SECONDS = 10.0  # resampler input before a span's first sample (state warms up)
 AUDIO_DECODER_LEAD_SAMPLES = 4096  # lapped codecs rebuild their first samples from the frame before
-AUDIO_TAIL_SAMPLES = 8192  # input past a span's end so the resampler's delay line has emptied
-MIN_AUDIO_SPAN_SECONDS = 120.0  # shorter requests are not worth a second container
 
 
 def usable_cores() -> int:
@@ -242,10 +246,13 @@ def _decode_with_video(path: Path, indices: list[int], convert: Callable) -> dic
 
 @dataclass(frozen=True)
 class _AudioPlan:
+    path: Path
     source_rate: int
+    time_base: Fraction | None
+    file_start: float  # the container's start time (s): FFmpeg's seek point counts from it
     rate: int
     grid: int  # input samples between points where the input and output sample grids meet
-    first: int  # output sample of `start`
+    first: int  # output sample (at `rate`, from time 0) of `start`
     count: int  # output samples wanted (fewer come back at the end of the track)
 
 
@@ -258,28 +265,27 @@ def sample_audio(
     workers: int | None = None,
 ) -> np.ndarray:
     """Mono float32 audio of [start, end] s at `sample_rate` (to the end of the track if `end`
-    is None or past it); NoAudioError when the file has none. `workers`: threads over spans of at
-    least 2 minutes (default 1: PyAV's audio decoding holds the GIL for most of each packet, so
-    two threads on two idle cores took as long as one and burnt 40 % more CPU)."""
+    is None or past it), laid on the track's timestamps as `load_audio` lays it; NoAudioError
+    when the file has none. `workers` >= 2 (default: when two cores are idle) decodes in one
+    thread and resamples in another; the samples are the same either way."""
     path = Path(path)
     container = open_container(path)
     try:
         stream = audio_stream_of(container, path)
-        source_rate, track_end = stream.sample_rate, _track_seconds(container, stream)
+        source_rate, time_base = stream.sample_rate, stream.time_base
+        track_end = _track_seconds(container, stream)
+        file_start = (container.start_time or 0) / av.time_base
     finally:
         container.close()
     start = max(0.0, float(start))
     stop = track_end + 1.0 if end is None else min(float(end), track_end + 1.0)
-    plan = _AudioPlan(source_rate, int(sample_rate), source_rate // math.gcd(source_rate, int(sample_rate)),
-                      round(start * sample_rate), max(0, round((stop - start) * sample_rate)))
+    rate = int(sample_rate)
+    plan = _AudioPlan(path, source_rate, Fraction(time_base) if time_base else None, file_start, rate,
+                      source_rate // math.gcd(source_rate, rate), round(start * rate),
+                      max(0, round((stop - start) * rate)))
     out = np.zeros(plan.count, dtype=np.float32)
-    spans = _audio_spans(plan, workers, stop - start)
-    if len(spans) == 1:
-        written = [_decode_audio_span(path, plan, *spans[0], out)]
-    else:
-        with ThreadPoolExecutor(max_workers=len(spans), thread_name_prefix="media-audio") as pool:
-            written = list(pool.map(lambda span: _decode_audio_span(path, plan, *span, out), spans))
-    return out[: _contiguous_end(spans, written)]
+    pipelined = (workers or idle_cores()) >= 2
+    return out[: _decode_audio(plan, out, pipelined) - plan.first]
 
 
 def _track_seconds(container: av.container.InputContainer, stream: av.AudioStream) -> float:
@@ -288,119 +294,86 @@ def _track_seconds(container: av.container.InputContainer, stream: av.AudioStrea
     return (container.duration or 0) / av.time_base
 
 
-def _audio_spans(plan: _AudioPlan, workers: int | None, seconds: float) -> list[tuple[int, int]]:
-    """[first, end) output samples per worker, split at points where the two sample grids meet."""
-    count = max(1, min(workers or 1, int(seconds // MIN_AUDIO_SPAN_SECONDS)))
-    step = plan.grid * plan.rate // plan.source_rate  # output samples between meeting points
-    cuts = [plan.first + round(plan.count * k / count / step) * step for k in range(1, count)]
-    edges = [plan.first, *[c for c in cuts if plan.first < c < plan.first + plan.count], plan.first + plan.count]
-    return [(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
+def _decode_audio(plan: _AudioPlan, out: np.ndarray, pipelined: bool) -> int:
+    """Fill `out` (output samples plan.first onwards); returns the output sample reached.
 
-
-def _contiguous_end(spans: list[tuple[int, int]], written: list[int]) -> int:
-    """Samples filled without a hole from the start (a span that ended early ends the result)."""
-    end = spans[0][0]
-    for (first, last), done in zip(spans, written, strict=True):
-        if first != end:
-            break
-        end = done
-        if done < last:
-            break
-    return end - spans[0][0]
-
-
-def _decode_audio_span(path: Path, plan: _AudioPlan, first: int, last: int, out: np.ndarray) -> int:
-    """Fill out[first - plan.first : last - plan.first]; returns the output sample reached."""
+    The output resampler starts at a point of the shared sample grid 10 s before `start` (the
+    track's start when that is nearer), so from `start` on it is in the state a pass over the
+    whole track has there. The decoder starts a little earlier still (lapped codecs rebuild a
+    frame from the one before). If that seek did not land before the feed point (or the feed
+    point lies in a gap of the track), decoding starts again from the start of the file."""
     lead = round(AUDIO_RESAMPLER_LEAD_SECONDS * plan.source_rate) // plan.grid * plan.grid
-    feed_from = max(0, (first * plan.source_rate // plan.rate) // plan.grid * plan.grid - lead)
-    feed_to = -(-last * plan.source_rate // plan.rate) + AUDIO_TAIL_SAMPLES
-    output_at = feed_from * plan.rate // plan.source_rate  # exact: feed_from lies on the shared grid
-    container = open_container(path)
-    try:
-        stream = audio_stream_of(container, path)
-        for other in container.streams:
-            if other.index != stream.index:
-                other.discard = Discard.all
-        samples = _SourceSamples(container, stream, feed_from, feed_to)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=plan.rate)
-        block = round(AUDIO_BLOCK_SECONDS * plan.source_rate)
-        for chunk in samples.blocks(block):
-            for frame in resampler.resample(chunk):
-                output_at = _place(frame, output_at, first, last, plan, out)
-        if samples.at_end:
-            for frame in resampler.resample(None):
-                output_at = _place(frame, output_at, first, last, plan, out)
-    finally:
-        container.close()
-    return min(max(output_at, first), last)
+    feed_from = max(0, (plan.first * plan.source_rate // plan.rate) // plan.grid * plan.grid - lead)
+    seek = max(0.0, (feed_from - AUDIO_DECODER_LEAD_SAMPLES) / plan.source_rate - plan.file_start - 1.0)
+    reached = _fill_audio(plan, out, seek, feed_from, pipelined)
+    if reached is None:
+        reached = _fill_audio(plan, out, 0.0, feed_from, pipelined)
+    return reached if reached is not None else plan.first
 
 
-def _place(frame: av.AudioFrame, at: int, first: int, last: int, plan: _AudioPlan, out: np.ndarray) -> int:
-    """Copy the part of a resampled frame that lies in [first, last) into `out`; returns where it ends."""
-    samples = frame.to_ndarray().reshape(-1)
-    lo, hi = max(at, first), min(at + len(samples), last)
-    if hi > lo:
-        out[lo - plan.first : hi - plan.first] = samples[lo - at : hi - at]
-    return at + len(samples)
+def _fill_audio(plan: _AudioPlan, out: np.ndarray, seek: float, feed_from: int, pipelined: bool) -> int | None:
+    """One decoding pass; None when a seek landed past `feed_from` (nothing is written then)."""
+    blocks = decode_timeline(plan.path, plan.source_rate, plan.time_base, seek_seconds=seek, from_pts=feed_from,
+                             block=round(AUDIO_BLOCK_SECONDS * plan.source_rate))
+    first, last = plan.first, plan.first + plan.count
+    resampler = to_rate(plan.rate)
+    position = first
+    with _in_background(blocks) if pipelined else contextlib.nullcontext(blocks) as source:
+        for index, block in enumerate(itertools.chain(source, [None])):
+            if index == 0 and seek > 0 and (block is None or block.pts != feed_from):
+                return None
+            for frame in resampler.resample(block):
+                at = frame.pts if frame.pts is not None else position
+                samples = frame.to_ndarray().reshape(-1)
+                lo, hi = max(at, first), min(at + len(samples), last)
+                if hi > lo:
+                    out[lo - first : hi - first] = samples[lo - at : hi - at]
+                position = at + len(samples)
+            if position >= last:
+                break
+    return min(max(position, first), last)
 
 
-class _SourceSamples:
-    """Decoded source samples from input sample `begin` (cut exactly there) to about `end`."""
+@contextlib.contextmanager
+def _in_background(items: Iterator, depth: int = 3):
+    """Iterate `items` in a helper thread, `depth` items ahead of the consumer (a pipeline stage)."""
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
 
-    def __init__(self, container, stream: av.AudioStream, begin: int, end: int) -> None:
-        self._container, self._stream = container, stream
-        self._begin, self._end = begin, end
-        self.at_end = False
-
-    def blocks(self, size: int):
-        """AudioFrames of `size` samples (the last may be shorter), contiguous from `begin`."""
-        fifo = av.AudioFifo()
-        for frame in self._frames():
-            fifo.write(frame)
-            while fifo.samples >= size:
-                yield fifo.read(size)
-        if fifo.samples:
-            yield fifo.read()
-
-    def _frames(self):
-        rate = self._stream.sample_rate
-        base = self._stream.time_base
-        start_pts = self._stream.start_time or 0
-        seek_to = max(0, self._begin - AUDIO_DECODER_LEAD_SAMPLES)
-        self._container.seek(int(seek_to / rate / base) + start_pts, stream=self._stream, backward=True,
-                             any_frame=False)
-        # Integer arithmetic: a Fraction per frame would cost a third of the time for long tracks.
-        scale_num, scale_den = base.numerator * rate, base.denominator
-        position = None
+    def produce() -> None:
         try:
-            for frame in self._container.decode(self._stream):
-                if frame.pts is not None:
-                    position = ((frame.pts - start_pts) * scale_num * 2 + scale_den) // (2 * scale_den)
-                elif position is None:
-                    continue
-                count = frame.samples
-                if position + count <= self._begin:
-                    position += count
-                    continue
-                if position < self._begin:
-                    frame = _tail_of(frame, self._begin - position)
-                    position = self._begin
-                frame.pts = None
-                yield frame
-                position += frame.samples
-                if position >= self._end:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        handoff.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
                     return
-        except av.error.FFmpegError:
-            pass  # the decodable end of a damaged file: what came so far is the track
-        self.at_end = True
+            handoff.put((done, None))
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
+            handoff.put((done, error))
 
+    def consume() -> Iterator:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
 
-def _tail_of(frame: av.AudioFrame, skip: int) -> av.AudioFrame:
-    """The same audio without its first `skip` samples."""
-    data = frame.to_ndarray()
-    planar = frame.format.is_planar
-    kept = data[:, skip:] if planar else data[:, skip * len(frame.layout.channels):]
-    tail = av.AudioFrame.from_ndarray(np.ascontiguousarray(kept), format=frame.format.name, layout=frame.layout.name)
-    tail.sample_rate = frame.sample_rate
-    return tail
-
+    worker = threading.Thread(target=produce, name="media-audio-decode", daemon=True)
+    worker.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                handoff.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        worker.join()

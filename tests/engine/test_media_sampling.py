@@ -20,6 +20,7 @@ from tests.engine.media_fixtures import (
     index_frame,
     vfr_times,
     write_cfr_video,
+    write_joined_audio,
     write_vfr_video,
 )
 
@@ -129,30 +130,25 @@ def test_reordered_or_cut_files_are_demuxed_instead(bframes_path, cfr_path, tmp_
             assert sample_table_times(path, container, container.streams.video[0]) is None
 
 
-def test_audio_split_among_threads_is_sample_exact(cfr_path, monkeypatch):
-    monkeypatch.setattr(sampling, "MIN_AUDIO_SPAN_SECONDS", 2.0)  # split even this short track
+def test_audio_pipelined_is_sample_exact_and_is_the_playback_readers(cfr_path):
     whole = sample_audio(cfr_path, 0.0, None, workers=1)
     assert len(whole) == pytest.approx(FRAMES / 25 * 16000, abs=2048)
-    for workers in (2, 3):
-        assert np.array_equal(sample_audio(cfr_path, 0.0, None, workers=workers), whole)
+    assert np.array_equal(sample_audio(cfr_path, 0.0, None, workers=2), whole)
     assert np.array_equal(load_audio(cfr_path, 16000), whole)  # the playback reader's samples
 
 
-def test_audio_uses_one_thread_unless_asked(cfr_path, monkeypatch):
-    """PyAV's audio decoding holds the GIL, so extra threads only burn CPU: never split by default."""
-    monkeypatch.setattr(sampling, "MIN_AUDIO_SPAN_SECONDS", 2.0)
-    monkeypatch.setattr(sampling, "usable_cores", lambda: 4)
-    started: list[str] = []
-    real_span = sampling._decode_audio_span
-    monkeypatch.setattr(sampling, "_decode_audio_span",
-                        lambda *args: started.append("span") or real_span(*args))
-    default = sample_audio(cfr_path, 0.0, None)
-    assert started == ["span"]
-    assert np.array_equal(sample_audio(cfr_path, 0.0, None, workers=2), default) and len(started) == 3
+def test_audio_pipelines_only_when_two_cores_are_idle(cfr_path, monkeypatch):
+    stages: list[str] = []
+    real_stage = sampling._in_background
+    monkeypatch.setattr(sampling, "_in_background", lambda items: stages.append("decode thread") or real_stage(items))
+    monkeypatch.setattr(sampling, "idle_cores", lambda: 1)
+    single = sample_audio(cfr_path, 0.0, None)
+    assert stages == []
+    monkeypatch.setattr(sampling, "idle_cores", lambda: 2)
+    assert np.array_equal(sample_audio(cfr_path, 0.0, None), single) and stages == ["decode thread"]
 
 
-def test_audio_window_is_the_slice_of_the_whole_track(cfr_path, monkeypatch):
-    monkeypatch.setattr(sampling, "MIN_AUDIO_SPAN_SECONDS", 2.0)
+def test_audio_window_is_the_slice_of_the_whole_track(cfr_path):
     whole = sample_audio(cfr_path, 0.0, None, workers=1)
     start, end = 3.21, 11.9
     window = sample_audio(cfr_path, start, end, workers=2)
@@ -160,6 +156,48 @@ def test_audio_window_is_the_slice_of_the_whole_track(cfr_path, monkeypatch):
     first = round(start * 16000)
     assert np.array_equal(window, whole[first : first + len(window)])
     assert len(sample_audio(cfr_path, 15.0, 99.0)) == len(whole) - 15 * 16000
+
+
+@pytest.fixture(scope="module")
+def joined_path(tmp_path_factory):
+    """One 1 s stereo 44.1 kHz AAC segment copied at 0, 1.0 and 2.25 s without re-encoding: the
+    second copy starts 956 source samples before the first one's decoded audio ends (44 frames of
+    1024), the third leaves a gap of 0.2 s."""
+    return write_joined_audio(tmp_path_factory.mktemp("joined") / "joined.mp4", 1.0, [0.0, 1.0, 2.25])
+
+
+def test_audio_of_joined_files_is_laid_on_its_timestamps(joined_path):
+    """Sample-exact (np.array_equal) against the playback reader, and each copy where its timestamps put it."""
+    whole = sample_audio(joined_path, 0.0, None, workers=1)
+    assert np.array_equal(whole, load_audio(joined_path, 16000))
+    assert np.array_equal(sample_audio(joined_path, 0.0, None, workers=2), whole)
+    decoded_end = 2.25 + 44 * 1024 / 44100
+    assert len(whole) == round(decoded_end * 16000)
+    first_copy_end = round((1.0 + 44 * 1024 / 44100) * 16000)
+    assert not np.any(whole[first_copy_end + 32 : 36000 - 32])  # the gap is silence
+    assert min(np.sqrt(np.mean(whole[a : a + 800] ** 2)) for a in (31000, 36400)) > 0.1  # tones either side
+    for copy_start in (16000, 36000):  # 1.0 s and 2.25 s: the same content, unshifted
+        np.testing.assert_allclose(whole[copy_start + 600 : copy_start + 15000], whole[600:15000], atol=2e-3)
+    window = sample_audio(joined_path, 0.9, 2.4)
+    assert np.array_equal(window, whole[14400 : 14400 + len(window)]) and len(window) == 24000
+
+
+def test_a_millisecond_time_base_is_not_mistaken_for_joins(joined_path, tmp_path):
+    """Matroska rounds each AAC frame's time to the millisecond (up to 22 samples off): no sample may be
+    dropped or added for that."""
+    plain = write_joined_audio(tmp_path / "plain.mp4", 1.5, [0.0])
+    remuxed = tmp_path / "plain.mkv"
+    with av.open(str(plain)) as source, av.open(str(remuxed), "w", format="matroska") as out:
+        target = out.add_stream_from_template(source.streams.audio[0])
+        for packet in source.demux(source.streams.audio[0]):
+            if packet.dts is not None:
+                packet.stream = target
+                out.mux(packet)
+    with av.open(str(remuxed)) as container:
+        assert container.streams.audio[0].time_base == Fraction(1, 1000)
+    expected = sample_audio(plain, 0.0, None)
+    assert np.array_equal(sample_audio(remuxed, 0.0, None), expected)
+    assert np.array_equal(load_audio(remuxed, 16000), expected)
 
 
 def test_user_errors_are_typed_media_errors(tmp_path, vfr_path):
