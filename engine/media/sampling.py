@@ -35,13 +35,13 @@ from pathlib import Path
 
 import av
 import numpy as np
-from av.stream import Discard
 
+from engine.media import frame_share
 from engine.media.audio import audio_stream_of
 from engine.media.audio_timeline import decode_timeline, to_rate
-from engine.media.color import frame_to_rgb
 from engine.media.errors import EmptyVideoError
 from engine.media.frame_index import FrameIndex, build_frame_index
+from engine.media.group_decode import KeyframeGroup, converter, decode_group, open_for_decoding, read_only_rgb
 from engine.media.opening import open_container, video_stream_of
 from engine.media.video import SampledFrames, open_video
 
@@ -72,13 +72,7 @@ def idle_cores() -> int:
 
 # ----- frames -------------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class _Group:
-    """Frames decoded from one keyframe: decode from `keyframe` up to the last of `targets`."""
-
-    keyframe: int
-    targets: tuple[int, ...]
+SHARED_DECODE_MIN_PIXELS = 250_000_000  # frames x pixels to decode: below this a helper process costs more than it saves
 
 
 def video_frame_count(path: str | os.PathLike) -> int:
@@ -107,7 +101,9 @@ def sample_frames(
     the nearest keyframe and decodes only that; the result's `indices` and `times` are those of
     the frames actually used (put these times in a prompt, not the requested ones).
     `max_pixels` shrinks frames larger than that (aspect kept, even sizes) while converting.
-    `workers` is the number of decoder threads (default: the usable cores, at most 4).
+    `workers`: the number of decoder threads of one decoder. Default: when two cores are idle
+    and there is enough to decode, this process and a helper process share the groups
+    (frame_share.py); otherwise one decoder with a thread per usable core (at most 4).
     """
     path = Path(path)
     table, size = _frame_table(path)
@@ -115,9 +111,12 @@ def sample_frames(
     if fast_seek:
         wanted = [_nearest_keyframe(table, i) for i in wanted]
     groups = _groups(table, sorted(set(wanted)))
-    convert = _converter(size, max_pixels)
+    convert = converter(size, max_pixels)
     if fast_seek:
         decoded = _decode_keyframes(path, table, convert, groups, workers or idle_cores())
+    elif workers is None and _worth_sharing(table, groups, size):
+        by_pts = frame_share.decode_in_two_processes(path, groups, size, max_pixels)
+        decoded = {table.index_of_pts(pts): frame for pts, frame in by_pts.items()}
     else:
         decoded = _decode_groups(path, table, convert, groups, workers or usable_cores())
     missing = [i for i in sorted(set(wanted)) if i not in decoded]
@@ -128,6 +127,14 @@ def sample_frames(
         times=table.times[wanted],
         frames=[decoded[i] for i in wanted],
     )
+
+
+def _worth_sharing(table: FrameIndex, groups: list[KeyframeGroup], size: tuple[int, int]) -> bool:
+    """Two idle cores, two groups at least, and enough decoding for a helper process to pay off."""
+    if len(groups) < 2 or not frame_share.available() or idle_cores() < 2:
+        return False
+    frames = sum(table.index_of_pts(g.targets[-1]) - table.index_of_pts(g.keyframe_pts) + 1 for g in groups)
+    return frames * size[0] * size[1] >= SHARED_DECODE_MIN_PIXELS
 
 
 def _frame_table(path: Path) -> tuple[FrameIndex, tuple[int, int]]:
@@ -152,27 +159,27 @@ def _nearest_keyframe(table: FrameIndex, index: int) -> int:
     return min(candidates, key=lambda key: (abs(key - index), key))
 
 
-def _groups(table: FrameIndex, targets: list[int]) -> list[_Group]:
+def _groups(table: FrameIndex, targets: list[int]) -> list[KeyframeGroup]:
+    """Wanted frames grouped by the keyframe each is decoded from (in pts), in file order."""
     by_key: dict[int, list[int]] = {}
     for index in targets:
-        by_key.setdefault(table.keyframe_at_or_before(index), []).append(index)
-    return [_Group(key, tuple(found)) for key, found in sorted(by_key.items())]
+        by_key.setdefault(table.keyframe_at_or_before(index), []).append(int(table.pts[index]))
+    return [KeyframeGroup(int(table.pts[key]), tuple(found)) for key, found in sorted(by_key.items())]
 
 
 def _decode_groups(
-    path: Path, table: FrameIndex, convert: Callable, groups: list[_Group], threads: int
+    path: Path, table: FrameIndex, convert: Callable, groups: list[KeyframeGroup], threads: int
 ) -> dict[int, np.ndarray]:
     """Decode each group from its keyframe in one container; frames a seek missed are left out."""
     found: dict[int, np.ndarray] = {}
-    container = open_container(path)
+
+    def store(pts: int, frame: av.VideoFrame) -> None:
+        found[table.index_of_pts(pts)] = convert(frame)
+
+    container, stream = open_for_decoding(path, threads)
     try:
-        stream = container.streams.video[0]
-        for other in container.streams:
-            if other.index != stream.index:
-                other.discard = Discard.all
-        stream.thread_type, stream.thread_count = ("FRAME", threads) if threads > 1 else ("NONE", 1)
         for group in groups:
-            found.update(_decode_group(container, stream, table, convert, group))
+            decode_group(container, stream, group, store)
     except av.error.FFmpegError:
         pass  # a damaged stretch: whatever is missing goes to the frame-accurate reader, which reports it
     finally:
@@ -181,7 +188,7 @@ def _decode_groups(
 
 
 def _decode_keyframes(
-    path: Path, table: FrameIndex, convert: Callable, groups: list[_Group], containers: int
+    path: Path, table: FrameIndex, convert: Callable, groups: list[KeyframeGroup], containers: int
 ) -> dict[int, np.ndarray]:
     """Keyframes only: frame threads would only add latency, so contiguous shares of the keyframes
     go to single-threaded decoders in their own containers (each decode is long enough, about
@@ -197,45 +204,10 @@ def _decode_keyframes(
     return found
 
 
-def _decode_group(container, stream, table: FrameIndex, convert: Callable, group: _Group) -> dict[int, np.ndarray]:
-    wanted = {int(table.pts[i]): i for i in group.targets}
-    last = int(table.pts[group.targets[-1]])
-    container.seek(int(table.pts[group.keyframe]), stream=stream, backward=True, any_frame=False)
-    found: dict[int, np.ndarray] = {}
-    for frame in container.decode(stream):
-        pts = frame.pts if frame.pts is not None else frame.dts
-        if pts in wanted:
-            found[wanted[pts]] = convert(frame)
-        if pts is None or pts >= last:
-            break
-    return found
-
-
-def _converter(size: tuple[int, int], max_pixels: int | None) -> Callable[[av.VideoFrame], np.ndarray]:
-    width, height = size
-    if not max_pixels or width * height <= max_pixels:
-        return _read_only_rgb
-    scale = math.sqrt(max_pixels / (width * height))
-    target = (max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2))
-
-    def shrink(frame: av.VideoFrame) -> np.ndarray:
-        rgb = frame.reformat(width=target[0], height=target[1], format="rgb24", interpolation="AREA").to_ndarray()
-        rgb.flags.writeable = False
-        return rgb
-
-    return shrink
-
-
-def _read_only_rgb(frame: av.VideoFrame) -> np.ndarray:
-    rgb = frame_to_rgb(frame)
-    rgb.flags.writeable = False
-    return rgb
-
-
 def _decode_with_video(path: Path, indices: list[int], convert: Callable) -> dict[int, np.ndarray]:
     with open_video(path, read_ahead=0, cache_mb=1) as video:
         frames = video._frames_by_index(indices)
-    if convert is _read_only_rgb:
+    if convert is read_only_rgb:
         return dict(zip(indices, frames, strict=True))
     return {i: convert(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24"))
             for i, f in zip(indices, frames, strict=True)}

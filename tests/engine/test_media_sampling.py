@@ -3,13 +3,14 @@ true times, and audio spans that are sample-exact however the track is split amo
 
 from __future__ import annotations
 
+import sys
 from fractions import Fraction
 
 import av
 import numpy as np
 import pytest
 
-from engine.media import NoAudioError, VideoNotFoundError, load_audio, open_video, sampling
+from engine.media import NoAudioError, VideoNotFoundError, frame_share, load_audio, open_video, sampling
 from engine.media.frame_index import _demux_index
 from engine.media.mp4_index import sample_table_times
 from engine.media.sampling import sample_audio, sample_frames, video_frame_count
@@ -74,6 +75,58 @@ def test_frames_equal_the_frame_accurate_reader(which, workers, request):
     assert [decode_index(f) for f in sampled.frames] == indices
     with open_video(path, read_ahead=0) as video:
         assert np.allclose(sampled.times, video.frame_times[indices])
+
+
+@pytest.fixture
+def sharing(monkeypatch):
+    """Make sample_frames share the groups with a helper process even for these small files."""
+    monkeypatch.setattr(sampling, "idle_cores", lambda: 2)
+    monkeypatch.setattr(sampling, "SHARED_DECODE_MIN_PIXELS", 0)
+    decoded_here: list[int] = []
+    real = frame_share.decode_group
+    monkeypatch.setattr(frame_share, "decode_group",
+                        lambda container, stream, group, store: decoded_here.append(group.keyframe_pts)
+                        or real(container, stream, group, store))
+    return decoded_here
+
+
+@pytest.mark.skipif(not frame_share.available(), reason="needs memfd (Linux)")
+@pytest.mark.parametrize("which", ["cfr_path", "vfr_path", "bframes_path"])
+def test_frames_shared_with_a_helper_process_are_exact(which, request, sharing, monkeypatch):
+    path = request.getfixturevalue(which)
+    count = video_frame_count(path)
+    indices = [int(i) for i in np.random.default_rng(4).integers(0, count, 30)] + [0, count - 1, 7, 7]
+    monkeypatch.setattr(frame_share, "_work_through", lambda *args: None)  # here: wait, the helper does every group
+    sampled = sample_frames(path, indices)
+    assert sharing == []  # nothing was decoded here
+    assert all(np.array_equal(got, want) for got, want in zip(sampled.frames, exact_frames(path, indices), strict=True))
+    assert all(not frame.flags.writeable for frame in sampled.frames)
+
+
+FAKE_HELPER = """
+import json, mmap, sys, time
+job = json.loads(sys.stdin.read())
+groups = job["layout"]["groups"]
+buffer = mmap.mmap(job["fd"], 4096)
+buffer[:groups] = bytes([2]) * groups  # claims every group as the helper's, then fails
+"""
+
+
+@pytest.mark.skipif(not frame_share.available(), reason="needs memfd (Linux)")
+@pytest.mark.parametrize("failure", ["cannot start", "dies after claiming", "hangs after claiming"])
+def test_a_failing_helper_costs_time_not_frames(cfr_path, sharing, monkeypatch, failure):
+    indices = [5, 60, 130, 210, 399]
+    if failure == "cannot start":
+        monkeypatch.setattr(frame_share, "_helper_command", lambda: ["/nonexistent/python"])
+    else:
+        script = FAKE_HELPER + ("sys.exit(1)" if failure == "dies after claiming" else "time.sleep(60)")
+        monkeypatch.setattr(frame_share, "_helper_command", lambda: [sys.executable, "-c", script])
+        monkeypatch.setattr(frame_share, "HELPER_GRACE_SECONDS", 1.0)
+        monkeypatch.setattr(frame_share, "_work_through", lambda *args: None)  # let the fake claim everything
+    sampled = sample_frames(cfr_path, indices)
+    assert len(sharing) == len({i // GOP for i in indices})  # every group was decoded here in the end
+    assert all(np.array_equal(got, want) for got, want in zip(sampled.frames, exact_frames(cfr_path, indices),
+                                                              strict=True))
 
 
 def test_fast_seek_uses_the_nearest_keyframe_and_reports_its_true_time(vfr_path):
