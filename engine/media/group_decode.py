@@ -40,16 +40,29 @@ def open_for_decoding(path: str | os.PathLike, threads: int) -> tuple[av.contain
 
 
 def decode_group(container, stream, group: KeyframeGroup, store: Callable[[int, av.VideoFrame], None]) -> None:
-    """Call `store(pts, frame)` for each wanted frame of `group` the decoder reaches."""
+    """Call `store(pts, frame)` for each wanted frame of `group` the decoder reaches.
+
+    Frames no other frame is predicted from (non-reference B-frames) are skipped by the decoder
+    unless wanted: skipping them changes no other frame. A packet without a timestamp is always
+    decoded, as it might be a wanted frame."""
     wanted = set(group.targets)
     last = group.targets[-1]
+    codec = stream.codec_context
     container.seek(group.keyframe_pts, stream=stream, backward=True, any_frame=False)
-    for frame in container.decode(stream):
-        pts = frame.pts if frame.pts is not None else frame.dts
-        if pts in wanted:
-            store(pts, frame)
-        if pts is None or pts >= last:
-            break
+    skipping = None
+    try:
+        for packet in container.demux(stream):
+            skip = packet.pts is not None and packet.pts not in wanted
+            if skip != skipping:
+                codec.skip_frame, skipping = ("NONREF" if skip else "DEFAULT"), skip
+            for frame in codec.decode(packet):
+                pts = frame.pts if frame.pts is not None else frame.dts
+                if pts in wanted:
+                    store(pts, frame)
+                if pts is None or pts >= last:
+                    return
+    finally:
+        codec.skip_frame = "DEFAULT"
 
 
 def converted_size(size: tuple[int, int], max_pixels: int | None) -> tuple[int, int]:

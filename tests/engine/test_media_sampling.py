@@ -42,12 +42,13 @@ def vfr_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bframes_path(tmp_path_factory):
-    """x264 'medium' (B-frames, reordered presentation): the sample table alone is not enough here."""
+    """x264 "medium" with a fixed B-frame pattern (reordered presentation; half the frames are never
+    referenced, so the decoder skips them unless wanted): the sample table alone is not enough here."""
     path = tmp_path_factory.mktemp("sampling") / "bframes.mp4"
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {"preset": "medium", "crf": "28", "x264-params": "keyint=40:min-keyint=40:bframes=3"}
+        stream.options = {"preset": "medium", "crf": "28", "x264-params": "keyint=40:min-keyint=40:bframes=3:b-adapt=0"}
         for index in range(200):
             frame = av.VideoFrame.from_ndarray(index_frame(index), format="rgb24")
             frame.pts, frame.time_base = index, Fraction(1, 25)
