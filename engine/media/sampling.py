@@ -3,20 +3,21 @@
 This is the hot path of long-video evaluation (50 frames + audio per item). Backends and the
 trainer call only these functions, so the decoding strategy can change behind them.
 
-Frames: the wanted frames are grouped by the keyframe each must be decoded from and decoded
-group by group in one container, with FFmpeg frame threads (one per core) doing the decoding
-in parallel. A frame is converted to RGB only if it is wanted. (Several containers in Python
-threads over disjoint GOPs were tried and dropped: every packet hands the GIL over a few
-times, and on a busy machine each hand-over waits for the scheduler, which made two threads
-two to three times slower than one.) `fast_seek=True` decodes only the keyframe nearest each
-wanted frame and reports the index and true time of the frame it used.
+Frames: the wanted frames are grouped by the keyframe each must be decoded from; each group is
+one seek and one forward decode, in which frames nothing is predicted from are skipped unless
+wanted, and only wanted frames are converted to RGB (group_decode.py). With two idle cores and
+enough to decode, this process and a helper process share the groups (frame_share.py: Python
+threads convoy on the GIL once per packet, processes do not); otherwise one decoder runs with
+FFmpeg frame threads. `fast_seek=True` decodes only the keyframe nearest each wanted frame and
+reports the index and true time of the frame it used.
 
-Audio: decoded with the video track discarded by the demuxer (it is never read), queued in
-an `av.AudioFifo` and resampled in 10 s blocks, in one thread by default: PyAV's audio decoding
-holds the GIL for most of each (short) packet, so two threads on idle cores gave no wall-time
-gain for 40 % more CPU. Long spans may still be split among threads on request (`workers`); each span feeds the resampler from a point on
-the output sample grid, 10 s early, so the samples where spans meet are the ones a single
-pass over the whole track gives.
+Audio: FFmpeg reads and decodes the track itself (an `amovie` filter graph, the video track
+never read), lays the samples on their timestamps (audio_timeline.py: the one implementation
+`load_audio` uses too) and hands over 10 s blocks, which are resampled to the output rate in
+the calling thread while the next blocks are decoded in another (both release the GIL). The
+track is decoded in one pass, never split: decoders carry state from the start of the track
+(AAC's noise substitution draws from a random generator), so a pass that starts at a seek
+can differ from the whole-track pass wherever that state is used.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import math
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ from engine.media.video import SampledFrames, open_video
 
 MODEL_AUDIO_RATE = 16000
 MAX_WORKERS = 4
+IDLE_SAMPLE_SECONDS = 0.05
 AUDIO_BLOCK_SECONDS = 10.0
 AUDIO_RESAMPLER_LEAD_SECONDS = 10.0  # resampler input before a span's first sample (state warms up)
 AUDIO_DECODER_LEAD_SAMPLES = 4096  # lapped codecs rebuild their first samples from the frame before
@@ -62,12 +65,43 @@ def usable_cores() -> int:
 
 
 def idle_cores() -> int:
-    """Usable cores minus the machine's current run-queue length (1-minute load), at least 1."""
+    """Usable cores that nothing else is using right now, at least 1.
+
+    Measured over IDLE_SAMPLE_SECONDS from /proc/stat where there is one: the 1-minute load
+    average lags by a minute and counts this process's own work of the last item, so during an
+    evaluation it would keep reporting the machine busy. Elsewhere: cores minus that load."""
+    cores = usable_cores()
+    idle = _idle_fraction()
+    if idle is not None:
+        return max(1, min(cores, round(idle * (os.cpu_count() or 1))))
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         load = 0.0
-    return max(1, usable_cores() - int(load))
+    return max(1, cores - int(load))
+
+
+def _idle_fraction() -> float | None:
+    """Share of all CPU time that was idle during a short sleep (None without /proc/stat)."""
+    first = _cpu_times()
+    if first is None:
+        return None
+    time.sleep(IDLE_SAMPLE_SECONDS)
+    second = _cpu_times()
+    if second is None:
+        return None
+    total, idle = second[0] - first[0], second[1] - first[1]
+    return idle / total if total > 0 else None
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(all, idle + iowait) clock ticks of the machine since boot."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = [int(value) for value in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (sum(fields[:8]), fields[3] + fields[4]) if len(fields) >= 5 else None
 
 
 # ----- frames -------------------------------------------------------------------------------------
