@@ -104,6 +104,15 @@ def test_frames_shared_with_a_helper_process_are_exact(which, request, sharing, 
     assert all(not frame.flags.writeable for frame in sampled.frames)
 
 
+@pytest.mark.skipif(not frame_share.available(), reason="needs memfd (Linux)")
+def test_shared_frames_shrink_like_the_single_decoder(cfr_path, sharing):
+    indices = [10, 99, 260, 399]
+    single = sample_frames(cfr_path, indices, max_pixels=160 * 120, workers=1)
+    shared = sample_frames(cfr_path, indices, max_pixels=160 * 120)
+    assert all(a.shape == (120, 160, 3) and np.array_equal(a, b) for a, b in zip(shared.frames, single.frames,
+                                                                                strict=True))
+
+
 FAKE_HELPER = """
 import json, mmap, sys, time
 job = json.loads(sys.stdin.read())
