@@ -91,18 +91,33 @@ class AudioStream:
             # start without the encoder-delay trimming an opened file gets (a few ms differ).
             target = int(seconds / self._stream.time_base) + (self._stream.start_time or 0)
             self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
-        self._frames = self._container.decode(self._stream)
+        self._frames = self._decoded_frames()
         self._converter = FrameConverter(self.sample_rate)
         self._buffer = np.zeros(0, dtype=np.float32)
         self._pending = []
         self._buffer_start = self._buffer_end = -1
         self._at_end = False
 
+    def _decoded_frames(self) -> Iterator[av.AudioFrame]:
+        """Frames from the container's position. A packet the decoder rejects is skipped (its time
+        becomes silence on the timeline, as in `sample_audio`); a demuxing error is the decodable
+        end of a truncated file."""
+        codec = self._stream.codec_context
+        try:
+            for packet in self._container.demux(self._stream):
+                try:
+                    frames = codec.decode(packet)
+                except av.error.FFmpegError:
+                    continue
+                yield from frames
+        except av.error.FFmpegError:
+            return
+
     def _decode_next_frame(self) -> None:
         try:
             frame = next(self._frames)
-        except (StopIteration, av.error.FFmpegError):
-            # End of track, or the decodable end of a truncated file: flush what the resampler holds.
+        except StopIteration:
+            # End of track (or of the decodable part): flush what the converter holds.
             self._append(self._converter.convert(None))
             self._at_end = True
             return

@@ -27,7 +27,10 @@ from fractions import Fraction
 import av
 from av.filter import Graph
 
+from engine.media.errors import MediaError
+
 COMPENSATION_OPTIONS = {"async": "1"}  # trim and fill only: no soft (stretching) compensation
+MAX_DECODE_ERRORS_IN_A_ROW = 10_000  # then the file is unreadable from there on (a read error repeating)
 
 
 def _timeline_filters(graph: Graph, source_rate: int, time_base: Fraction | None) -> list:
@@ -104,26 +107,32 @@ def decode_timeline(
     one shorter; timestamps count source samples). Convert them with `to_rate`.
 
     `seek_seconds` (from the start of the file) is where decoding starts; it must lie far enough
-    before `from_pts` for the decoder to warm up. A decoding error ends the track there (the
-    decodable part of a damaged file), as for the other readers.
+    before `from_pts` for the decoder to warm up. Packets the decoder rejects are skipped, and a
+    file cut short ends where its data ends, as in `AudioStream`.
     """
     graph = Graph()
-    options = {"filename": os.fspath(path), "streams": "a:0"}
+    options = {"filename": os.path.abspath(path), "streams": "a:0"}  # absolute: never read as "proto:..."
     if seek_seconds > 0:
         options["sp"] = f"{seek_seconds:.6f}"
-    nodes = [graph.add("amovie", **options), *_timeline_filters(graph, source_rate, time_base),
-             graph.add("atrim", start_pts=str(int(from_pts)))]
-    if block:
-        nodes.append(graph.add("asetnsamples", n=str(int(block)), p="0"))
-    nodes.append(graph.add("abuffersink"))
-    _link(nodes)
-    graph.configure()
+    try:
+        nodes = [graph.add("amovie", **options), *_timeline_filters(graph, source_rate, time_base),
+                 graph.add("atrim", start_pts=str(int(from_pts)))]
+        if block:
+            nodes.append(graph.add("asetnsamples", n=str(int(block)), p="0"))
+        nodes.append(graph.add("abuffersink"))
+        _link(nodes)
+        graph.configure()
+    except av.error.FFmpegError as error:
+        raise MediaError(f"FFmpeg cannot decode the audio track of {os.path.basename(path)}: {error}") from error
     sink = nodes[-1]
-    while True:
+    errors = 0
+    while errors < MAX_DECODE_ERRORS_IN_A_ROW:
         try:
             frame = sink.pull()
         except EOFError:
             return
         except av.error.FFmpegError:
-            return  # the decodable end of a damaged file
+            errors += 1  # a packet the decoder rejected (skipped: its time becomes silence) or a cut-off end
+            continue
+        errors = 0
         yield frame

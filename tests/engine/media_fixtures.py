@@ -78,7 +78,8 @@ def write_joined_audio(path: Path, segment_seconds: float, starts: list[float], 
             frame.sample_rate, frame.pts, frame.time_base = rate, first, Fraction(1, rate)
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
-    with av.open(str(segment)) as source, av.open(str(path), "w", format="mp4") as out:
+    with av.open(str(segment)) as source, av.open(str(path), "w", format="mp4",
+                                                   options={"movflags": "+faststart"}) as out:
         target = out.add_stream_from_template(source.streams.audio[0])
         last_dts = None
         for start in starts:

@@ -245,6 +245,24 @@ def test_audio_of_joined_files_is_laid_on_its_timestamps(joined_path):
     assert np.array_equal(window, whole[14400 : 14400 + len(window)]) and len(window) == 24000
 
 
+def test_damaged_or_cut_audio_reads_the_same_in_both_readers(joined_path, tmp_path):
+    """Packets the decoder rejects are skipped (their time stays silent) and the track goes on; a file
+    cut short ends where its data ends. load_audio and sample_audio agree on both."""
+    whole = sample_audio(joined_path, 0.0, None)
+    data = bytearray(joined_path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 600] = np.random.default_rng(0).integers(0, 256, 600, dtype=np.uint8).tobytes()
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(joined_path.read_bytes()[: len(data) * 2 // 3])
+    for path in (damaged, cut):
+        samples = sample_audio(path, 0.0, None)
+        assert np.array_equal(samples, load_audio(path, 16000))
+        assert np.array_equal(samples[:8000], whole[:8000]) and not np.array_equal(samples, whole)
+    assert len(sample_audio(damaged, 0.0, None)) == len(whole)
+
+
 def test_a_millisecond_time_base_is_not_mistaken_for_joins(joined_path, tmp_path):
     """Matroska rounds each AAC frame's time to the millisecond (up to 22 samples off): no sample may be
     dropped or added for that."""
