@@ -361,6 +361,10 @@ def _in_background(items: Iterator, depth: int = 3):
             handoff.put((done, None))
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
             handoff.put((done, error))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # a generator stopped early frees what it holds (here: FFmpeg's graph) now
 
     def consume() -> Iterator:
         while True:
