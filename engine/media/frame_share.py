@@ -138,14 +138,16 @@ def _work_through(order: Iterable[int], claims: np.ndarray, done: np.ndarray, me
 
 
 def _start_helper(fd: int, path, groups, slots, size, max_pixels, layout: _Layout) -> subprocess.Popen | None:
-    job = {"fd": fd, "path": os.fspath(path), "size": list(size), "max_pixels": max_pixels,
+    job = {"fd": fd, "path": os.path.abspath(path), "size": list(size), "max_pixels": max_pixels,
            "layout": layout.as_dict(), "groups": [[g.keyframe_pts, list(g.targets)] for g in groups],
            "slots": [[pts, slot] for pts, slot in slots.items()]}
     engine_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([engine_root, *filter(None, [os.environ.get("PYTHONPATH")])]))
     try:
-        helper = subprocess.Popen(_helper_command(), stdin=subprocess.PIPE,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(fd,), env=env)
+        # Run from the engine's own root: `-m` puts the working folder first on sys.path, and this
+        # process's engine (not some other checkout's) must decode the other half.
+        helper = subprocess.Popen(_helper_command(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, pass_fds=(fd,), env=env, cwd=engine_root)
         helper.stdin.write(json.dumps(job).encode())
         helper.stdin.close()
     except OSError:
