@@ -53,6 +53,7 @@ IDLE_SAMPLE_SECONDS = 0.05
 AUDIO_BLOCK_SECONDS = 10.0
 AUDIO_RESAMPLER_LEAD_SECONDS = 10.0  # resampler input before a span's first sample (state warms up)
 AUDIO_DECODER_LEAD_SAMPLES = 4096  # lapped codecs rebuild their first samples from the frame before
+MIN_PIPELINED_AUDIO_SECONDS = 60.0  # shorter spans decode in the calling thread (no idle-core check either)
 
 
 def usable_cores() -> int:
@@ -272,8 +273,8 @@ def sample_audio(
 ) -> np.ndarray:
     """Mono float32 audio of [start, end] s at `sample_rate` (to the end of the track if `end`
     is None or past it), laid on the track's timestamps as `load_audio` lays it; NoAudioError
-    when the file has none. `workers` >= 2 (default: when two cores are idle) decodes in one
-    thread and resamples in another; the samples are the same either way."""
+    when the file has none. For spans of a minute or more, `workers` >= 2 (default: when two
+    cores are idle) decodes in one thread and resamples in another; the samples are the same."""
     path = Path(path)
     container = open_container(path)
     try:
@@ -290,7 +291,7 @@ def sample_audio(
                       source_rate // math.gcd(source_rate, rate), round(start * rate),
                       max(0, round((stop - start) * rate)))
     out = np.zeros(plan.count, dtype=np.float32)
-    pipelined = (workers or idle_cores()) >= 2
+    pipelined = stop - start >= MIN_PIPELINED_AUDIO_SECONDS and (workers or idle_cores()) >= 2
     return out[: _decode_audio(plan, out, pipelined) - plan.first]
 
 

@@ -29,6 +29,12 @@ FRAMES = 400
 GOP = 50
 
 
+@pytest.fixture(autouse=True)
+def pipeline_short_audio(monkeypatch):
+    """These tracks last seconds: let `workers=2` pipeline them as it does a long track."""
+    monkeypatch.setattr(sampling, "MIN_PIPELINED_AUDIO_SECONDS", 0.5)
+
+
 @pytest.fixture(scope="module")
 def cfr_path(tmp_path_factory):
     """16 s, 25 fps, a keyframe every 50 frames, 44.1 kHz audio (resampled to 16 kHz by the sampler)."""
