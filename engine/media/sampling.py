@@ -166,10 +166,10 @@ def sample_frames(
 
 def _worth_sharing(table: FrameIndex, groups: list[KeyframeGroup], size: tuple[int, int]) -> bool:
     """Two idle cores, two groups at least, and enough decoding for a helper process to pay off."""
-    if len(groups) < 2 or not frame_share.available() or idle_cores() < 2:
+    if len(groups) < 2 or not frame_share.available():
         return False
     frames = sum(table.index_of_pts(g.targets[-1]) - table.index_of_pts(g.keyframe_pts) + 1 for g in groups)
-    return frames * size[0] * size[1] >= SHARED_DECODE_MIN_PIXELS
+    return frames * size[0] * size[1] >= SHARED_DECODE_MIN_PIXELS and idle_cores() >= 2  # the last costs 50 ms
 
 
 def _frame_table(path: Path) -> tuple[FrameIndex, tuple[int, int]]:
