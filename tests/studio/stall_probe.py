@@ -63,8 +63,13 @@ class StallProbe:
         return self
 
     def __exit__(self, *_exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop measuring now (e.g. from a slot, before work the test does not mean to measure)."""
         self.timer.stop()
-        gc.callbacks.remove(self._on_gc)
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
 
     def assert_no_stall(self, limit: float = STALL_LIMIT) -> None:
         assert self.ticks > 20, "the probe hardly ran"

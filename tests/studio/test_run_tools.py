@@ -35,7 +35,8 @@ def test_a_background_batch_over_the_filtered_items_loads_as_a_run(qtbot, window
     panel.protocol.setCurrentText("clue")
     before = len(window.session.runs)
     with qtbot.waitSignal(panel.run_ready, timeout=120000):
-        with StallProbe() as probe:  # while the model runs (loading the finished run comes after)
+        with StallProbe() as probe:  # while the model runs, not while the finished run loads
+            panel.progress.valueChanged.connect(lambda value: value == len(shown) and probe.stop())
             qtbot.mouseClick(panel.run_batch_button, Qt.MouseButton.LeftButton)
             qtbot.waitUntil(lambda: panel.progress.value() == len(shown), timeout=120000)
     probe.assert_no_stall()
