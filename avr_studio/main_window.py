@@ -385,6 +385,12 @@ class MainWindow(QMainWindow):
         order = self.browser.visible_order(around=self.selection.item_index)
         self.player.worker.prefetch(self.navigator.prefetch_targets(order))
 
+    def item_settled(self, index: int) -> bool:
+        """Everything for item `index` is drawn: nothing deferred is left (the benchmark's second figure)."""
+        timeline = self.timeline
+        return (self.selection.item_index == index and not timeline.pending and timeline.shown_index == index
+                and self.browser.current_index() == index)
+
     def compare_runs(self, a: str, b: str) -> None:
         """The compare view of runs A and B (names as shown, or an unambiguous part of one)."""
         run_a, run_b = self.session.find_run(a), self.session.find_run(b)

@@ -50,30 +50,82 @@ def build_window(demo):
     return app, window
 
 
-def shown(window, index: int) -> bool:
-    """The item's frame (at the playhead) is on screen and its breakdown tree is filled."""
+class PaintProbe:
+    """Records, on each paint of a widget, what it was showing then: a figure counts only once the
+    new item has been *painted*, not merely handed to a widget."""
+
+    def __init__(self, widgets_and_states) -> None:
+        from PySide6.QtCore import QEvent, QObject
+
+        probe = self
+
+        class Filter(QObject):
+            def eventFilter(self, obj, event):  # noqa: N802 (Qt override)
+                if event.type() == QEvent.Type.Paint:
+                    key = id(obj)
+                    if key in probe.states:
+                        probe.painted[key] = probe.states[key]()
+                return False
+
+        self.states = {id(w): state for w, state in widgets_and_states}
+        self.painted: dict[int, object] = {}
+        self.filter = Filter()
+        for widget, _state in widgets_and_states:
+            widget.installEventFilter(self.filter)
+
+    def last(self, widget):
+        return self.painted.get(id(widget))
+
+
+def make_probe(window) -> PaintProbe:
+    return PaintProbe([
+        (window.player.graphics.viewport(), lambda: window.player.presented),
+        (window.wcs_panel.tree.viewport(), lambda: window.wcs_panel.title.text()),
+        (window.compare_panel.tree.viewport(), lambda: window.compare_panel.title.text()),
+        (window.timeline.graphics.viewport(), lambda: window.timeline.shown_index),
+    ])
+
+
+def _panel(window):
+    return window.compare_panel if window.selection.compare_mode else window.wcs_panel
+
+
+def shown(window, index: int, probe: PaintProbe) -> bool:
+    """The item's frame (at the playhead) has been painted, and so has its breakdown tree."""
     player, item = window.player, window.session.item(index)
     frame = player.presented
     if frame is None or player.info is None or frame.path != window.session.video_path(item):
         return False
     if frame.index != player.info.frame_index_at(window.playhead.time):
         return False
-    panel = window.compare_panel if window.selection.compare_mode else window.wcs_panel
+    if probe.last(player.graphics.viewport()) is not frame:
+        return False
+    panel = _panel(window)
+    prefix = f"#{index} "
     title = panel.title.text()
-    return title.startswith(f"#{index} ")
+    return title.startswith(prefix) and str(probe.last(panel.tree.viewport()) or "").startswith(prefix)
 
 
-def switch_times(app, window, switches: int, seed: int) -> list[float]:
-    """Seconds from the key press to the new item shown, per switch; a random walk over the rows."""
+def settled(window, index: int, probe: PaintProbe) -> bool:
+    """Everything for the item is done and painted: frame and tree, the timeline's tiers, the
+    browser's row, and no deferred work left for the item."""
+    return (shown(window, index, probe) and window.item_settled(index)
+            and probe.last(window.timeline.graphics.viewport()) == index)
+
+
+def switch_times(app, window, switches: int, seed: int) -> tuple[list[float], list[float]]:
+    """Seconds from the key press to the new item shown, and to everything settled, per switch; a
+    seeded random walk over the browser's rows (mostly forwards)."""
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
     rng = random.Random(seed)
-    times = []
+    probe = make_probe(window)
+    shown_times, settled_times = [], []
     table = window.browser.table
     table.setFocus()
     window.selection.select_item(window.session.items[0].index)
-    settle(app, window, window.session.items[0].index)
+    settle(app, window, window.session.items[0].index, probe)
     rows = window.browser.proxy.rowCount()
     for _ in range(switches):
         row = table.currentIndex().row()
@@ -82,31 +134,26 @@ def switch_times(app, window, switches: int, seed: int) -> list[float]:
         target = window.browser.model.rows[window.browser.proxy.mapToSource(window.browser.proxy.index(target_row, 0)).row()].index
         start = time.perf_counter()
         QTest.keyClick(window, Qt.Key.Key_Down if down else Qt.Key.Key_Up, Qt.KeyboardModifier.ControlModifier)
-        wait_shown(app, window, target, start)
-        times.append(time.perf_counter() - start)
-        settle(app, window, target, 0.02)  # a researcher looks before pressing again
-    return times
+        shown_times.append(wait_for(app, lambda: shown(window, target, probe), start) - start)
+        settled_times.append(wait_for(app, lambda: settled(window, target, probe), start) - start)
+        settle(app, window, target, probe, 0.02)  # a researcher looks before pressing again
+    return shown_times, settled_times
 
 
-def wait_shown(app, window, target: int, start: float) -> None:
-    """Process events until the target is shown; checked only when a new frame arrived (cheap polling
-    that leaves the CPU to the decoder)."""
-    checked = object()
+def wait_for(app, condition, start: float) -> float:
+    """Process events until `condition()` holds; the time it first held."""
     while True:
         app.processEvents()
-        frame = window.player.presented
-        if frame is not checked:
-            checked = frame
-            if shown(window, target):
-                return
+        if condition():
+            return time.perf_counter()
         if time.perf_counter() - start > 10:
-            raise RuntimeError(f"item {target} not shown after 10 s")
+            raise RuntimeError("not shown after 10 s")
         time.sleep(0.0005)
 
 
-def settle(app, window, index: int, seconds: float = 0.3) -> None:
+def settle(app, window, index: int, probe: PaintProbe, seconds: float = 0.3) -> None:
     end = time.perf_counter() + seconds
-    while time.perf_counter() < end or not shown(window, index):
+    while time.perf_counter() < end or not settled(window, index, probe):
         app.processEvents()
         time.sleep(0.002)
 
@@ -132,10 +179,21 @@ def naive_switch_times(window, switches: int, seed: int) -> list[float]:
     return times
 
 
-def summary(name: str, times: list[float]) -> dict:
+def stats(times: list[float]) -> dict:
     ms = [1000 * t for t in times]
-    return {"case": name, "switches": len(ms), "median_ms": round(statistics.median(ms), 1),
-            "p95_ms": round(percentile(ms, 95), 1), "max_ms": round(max(ms), 1)}
+    return {"median_ms": round(statistics.median(ms), 1), "p95_ms": round(percentile(ms, 95), 1),
+            "max_ms": round(max(ms), 1)}
+
+
+def case(name: str, shown_times: list[float], settled_times: list[float] | None, baseline: dict | None) -> dict:
+    row = {"case": name, "switches": len(shown_times), **stats(shown_times)}
+    if settled_times is not None:
+        row["settled"] = stats(settled_times)
+    if baseline is not None:
+        row["p95_vs_baseline"] = round(row["p95_ms"] / baseline["p95_ms"], 2)
+        if settled_times is not None:
+            row["settled"]["p95_vs_baseline"] = round(row["settled"]["p95_ms"] / baseline["p95_ms"], 2)
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,24 +207,32 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = ensure_demo(args.demo_dir or demo_dir())
     app, window = build_window(demo)
-    rows = []
     try:
-        rows.append(summary("single run", switch_times(app, window, args.switches, args.seed)))
+        single = switch_times(app, window, args.switches, args.seed)
         window.compare_runs(window.session.runs[0].name, window.session.runs[1].name)
-        rows.append(summary("compare A|B", switch_times(app, window, args.switches, args.seed + 1)))
-        rows.append(summary("baseline: cv2 open+seek (frame only)", naive_switch_times(window, args.switches, args.seed)))
+        compare = switch_times(app, window, args.switches, args.seed + 1)
+        baseline = stats(naive_switch_times(window, args.switches, args.seed))
+        n_items, n_videos = len(window.session.items), len({i.video for i in window.session.items})
     finally:
         window.close()
         window.deleteLater()
         app.processEvents()
+    rows = [case("single run", *single, baseline), case("compare A|B", *compare, baseline),
+            case("baseline: cv2 open+seek+read (frame only)", [], None, None) | baseline]
+    rows[-1]["switches"] = args.switches
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(json.dumps({"items": n_items, "videos": n_videos, "target_p95_ms": TARGET_P95_MS, "cases": rows}, indent=1))
         return 0
-    print(f"item switch, key press -> new frame and WCS tree shown ({len(window.session.items)} items, "
-          f"{len({i.video for i in window.session.items})} videos); target p95 < {TARGET_P95_MS:g} ms")
-    print(f"{'case':40} {'median':>8} {'p95':>8} {'max':>8}")
-    for row in rows:
-        print(f"{row['case']:40} {row['median_ms']:8.1f} {row['p95_ms']:8.1f} {row['max_ms']:8.1f}")
+    print(f"item switch over {args.switches} key presses ({n_items} items, {n_videos} videos); target p95 < {TARGET_P95_MS:g} ms")
+    print("shown: key press -> new frame and WCS tree painted;  settled: -> timeline tiers, browser row and")
+    print("everything else for the item painted, nothing left deferred.  x base: p95 / the cv2 baseline's p95")
+    print(f"{'case':42} {'median':>7} {'p95':>7} {'max':>7} {'x base':>7}")
+    for row in rows[:2]:
+        for label, figures in ((f"{row['case']}: shown", row), (f"{row['case']}: settled", row["settled"])):
+            print(f"{label:42} {figures['median_ms']:7.1f} {figures['p95_ms']:7.1f} {figures['max_ms']:7.1f} "
+                  f"{figures['p95_vs_baseline']:6.2f}x")
+    base = rows[2]
+    print(f"{base['case']:42} {base['median_ms']:7.1f} {base['p95_ms']:7.1f} {base['max_ms']:7.1f} {1:6.2f}x")
     return 0
 
 

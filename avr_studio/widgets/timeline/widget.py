@@ -38,6 +38,7 @@ class Timeline(QWidget):
         self.rows: list[tuple[str, list[OverlayInterval]]] = []  # (tier name, intervals), top to bottom
         self.differences: list[float] = []  # compare view: times where A's and B's outcomes differ
         self.outside_query: int = 0  # clue instances outside the item's query interval
+        self.shown_index: int | None = None  # the item whose tiers are drawn
         self._build()
         self.render_tiers()
         self.wave.setXRange(0, 10, padding=0)
@@ -187,6 +188,7 @@ class Timeline(QWidget):
     def show_item(self) -> None:
         self.pending = False
         item = self.session.item(self.selection.item_index)
+        self.shown_index = item.index if item else None
         for region in self.query_regions:
             region.setVisible(bool(item and item.query_interval))
             if item and item.query_interval:
