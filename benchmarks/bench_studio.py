@@ -218,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         window.deleteLater()
         app.processEvents()
     rows = [case("single run", *single, baseline), case("compare A|B", *compare, baseline),
-            case("baseline: cv2 open+seek+read (frame only)", [], None, None) | baseline]
-    rows[-1]["switches"] = args.switches
+            {"case": "baseline: cv2 open+seek+read (frame only)", "switches": args.switches, **baseline}]
     if args.json:
         print(json.dumps({"items": n_items, "videos": n_videos, "target_p95_ms": TARGET_P95_MS, "cases": rows}, indent=1))
         return 0
