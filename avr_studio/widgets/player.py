@@ -12,13 +12,14 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
-from superqt import QElidingLabel, QLabeledDoubleSlider
+from superqt import QLabeledDoubleSlider
 
 from avr_studio.models import Playhead, ScoreBoard, Selection, Session
 from avr_studio.models.edits import with_box
 from avr_studio.models.overlay import frame_boxes, selected_boxes, shown_frames
 from avr_studio.palette import KIND_COLOURS, KIND_LABELS
 from avr_studio.playback.decode_worker import DecodedFrame, DecodeWorker, VideoInfo
+from avr_studio.widgets.labels import QuietLabel
 from avr_studio.widgets.overlays import BoxOverlay, RunLayer
 from engine.media.errors import MediaError
 
@@ -86,7 +87,7 @@ class Player(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.graphics)
         self.stack.addWidget(self.placeholder)
-        self.clock_label = QElidingLabel("no video")
+        self.clock_label = QuietLabel("no video")  # changes on every frame: never re-lays out the window
         self.clock_label.setObjectName("frameClock")
         self.legend = QLabel(legend_html())
         self.legend.setObjectName("legend")
