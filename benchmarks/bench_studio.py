@@ -51,38 +51,51 @@ def build_window(demo):
 
 
 class PaintProbe:
-    """Records, on each paint of a widget, what it was showing then: a figure counts only once the
-    new item has been *painted*, not merely handed to a widget."""
+    """Records, for a few widgets, what each was showing when it was last painted and when that paint
+    pass ended: a figure counts only once the new item is *painted*, not merely handed to a widget,
+    and it is timed at the end of that paint, not when the polling loop next looks."""
 
-    def __init__(self, widgets_and_states) -> None:
+    def __init__(self, window, widgets_and_states) -> None:
         from PySide6.QtCore import QEvent, QObject
 
         probe = self
+        self.states = {id(w): state for w, state in widgets_and_states}
+        self.painted: dict[int, tuple[object, float]] = {}  # id(widget) -> (state, end of its paint pass)
+        self._in_pass: dict[int, object] = {}
 
         class Filter(QObject):
             def eventFilter(self, obj, event):  # noqa: N802 (Qt override)
-                if event.type() == QEvent.Type.Paint:
-                    key = id(obj)
-                    if key in probe.states:
-                        probe.painted[key] = probe.states[key]()
+                kind = event.type()
+                if kind == QEvent.Type.Paint and id(obj) in probe.states:
+                    probe._in_pass[id(obj)] = probe.states[id(obj)]()
+                elif kind == QEvent.Type.UpdateRequest and obj is window:
+                    handled = obj.event(event)  # the window's paint pass, run here to time its end
+                    probe.commit()
+                    return handled
                 return False
 
-        self.states = {id(w): state for w, state in widgets_and_states}
-        self.painted: dict[int, object] = {}
         self.filter = Filter()
+        window.installEventFilter(self.filter)
         for widget, _state in widgets_and_states:
             widget.installEventFilter(self.filter)
 
-    def last(self, widget):
-        return self.painted.get(id(widget))
+    def commit(self) -> None:
+        now = time.perf_counter()
+        for key, state in self._in_pass.items():
+            self.painted[key] = (state, now)
+        self._in_pass.clear()
+
+    def last(self, widget) -> tuple[object, float] | tuple[None, None]:
+        return self.painted.get(id(widget), (None, None))
 
 
 def make_probe(window) -> PaintProbe:
-    return PaintProbe([
+    timeline = window.timeline
+    return PaintProbe(window, [
         (window.player.graphics.viewport(), lambda: window.player.presented),
         (window.wcs_panel.tree.viewport(), lambda: window.wcs_panel.title.text()),
         (window.compare_panel.tree.viewport(), lambda: window.compare_panel.title.text()),
-        (window.timeline.graphics.viewport(), lambda: window.timeline.shown_index),
+        (timeline.graphics.viewport(), lambda: timeline.shown_index),
     ])
 
 
@@ -90,27 +103,36 @@ def _panel(window):
     return window.compare_panel if window.selection.compare_mode else window.wcs_panel
 
 
-def shown(window, index: int, probe: PaintProbe) -> bool:
-    """The item's frame (at the playhead) has been painted, and so has its breakdown tree."""
+def shown_at(window, index: int, probe: PaintProbe) -> float | None:
+    """When the item's frame (at the playhead) and its breakdown tree had both been painted; None
+    while they have not."""
+    probe.commit()  # a paint outside the window's paint pass (a direct repaint) ends by now
     player, item = window.player, window.session.item(index)
     frame = player.presented
     if frame is None or player.info is None or frame.path != window.session.video_path(item):
-        return False
+        return None
     if frame.index != player.info.frame_index_at(window.playhead.time):
-        return False
-    if probe.last(player.graphics.viewport()) is not frame:
-        return False
+        return None
+    painted_frame, frame_time = probe.last(player.graphics.viewport())
+    if painted_frame is not frame:
+        return None
     panel = _panel(window)
     prefix = f"#{index} "
-    title = panel.title.text()
-    return title.startswith(prefix) and str(probe.last(panel.tree.viewport()) or "").startswith(prefix)
+    painted_title, tree_time = probe.last(panel.tree.viewport())
+    if not panel.title.text().startswith(prefix) or not str(painted_title or "").startswith(prefix):
+        return None
+    return max(frame_time, tree_time)
 
 
-def settled(window, index: int, probe: PaintProbe) -> bool:
-    """Everything for the item is done and painted: frame and tree, the timeline's tiers, the
-    browser's row, and no deferred work left for the item."""
-    return (shown(window, index, probe) and window.item_settled(index)
-            and probe.last(window.timeline.graphics.viewport()) == index)
+def settled_at(window, index: int, probe: PaintProbe) -> float | None:
+    """When everything for the item was done and painted: frame and tree, the timeline's range,
+    waveform and tiers, the browser's row, no deferred work left for the item. Timed when the
+    polling loop sees it (after the paint that followed the last of that work: conservative)."""
+    shown = shown_at(window, index, probe)
+    drawn, _when = probe.last(window.timeline.graphics.viewport())
+    if shown is None or drawn != index or not window.item_settled(index):
+        return None
+    return max(shown, time.perf_counter())
 
 
 def switch_times(app, window, switches: int, seed: int) -> tuple[list[float], list[float]]:
@@ -134,18 +156,19 @@ def switch_times(app, window, switches: int, seed: int) -> tuple[list[float], li
         target = window.browser.model.rows[window.browser.proxy.mapToSource(window.browser.proxy.index(target_row, 0)).row()].index
         start = time.perf_counter()
         QTest.keyClick(window, Qt.Key.Key_Down if down else Qt.Key.Key_Up, Qt.KeyboardModifier.ControlModifier)
-        shown_times.append(wait_for(app, lambda: shown(window, target, probe), start) - start)
-        settled_times.append(wait_for(app, lambda: settled(window, target, probe), start) - start)
+        shown_times.append(wait_for(app, lambda t=target: shown_at(window, t, probe), start) - start)
+        settled_times.append(wait_for(app, lambda t=target: settled_at(window, t, probe), start) - start)
         settle(app, window, target, probe, 0.02)  # a researcher looks before pressing again
     return shown_times, settled_times
 
 
-def wait_for(app, condition, start: float) -> float:
-    """Process events until `condition()` holds; the time it first held."""
+def wait_for(app, moment, start: float) -> float:
+    """Process events until `moment()` gives the time the awaited paint ended."""
     while True:
         app.processEvents()
-        if condition():
-            return time.perf_counter()
+        when = moment()
+        if when is not None:
+            return when
         if time.perf_counter() - start > 10:
             raise RuntimeError("not shown after 10 s")
         time.sleep(0.0005)
@@ -153,7 +176,7 @@ def wait_for(app, condition, start: float) -> float:
 
 def settle(app, window, index: int, probe: PaintProbe, seconds: float = 0.3) -> None:
     end = time.perf_counter() + seconds
-    while time.perf_counter() < end or not settled(window, index, probe):
+    while time.perf_counter() < end or settled_at(window, index, probe) is None:
         app.processEvents()
         time.sleep(0.002)
 

@@ -41,6 +41,7 @@ class Player(QWidget):
     status = Signal(str)
     video_info = Signal(object)  # VideoInfo or None
     frame_shown = Signal()  # a frame was presented (with its overlays)
+    item_presented = Signal()  # the selected item is on screen: its frame, or the placeholder saying why not
 
     def __init__(self, session: Session, selection: Selection, playhead: Playhead, scores: ScoreBoard,
                  parent=None) -> None:
@@ -56,7 +57,8 @@ class Player(QWidget):
         self.worker.opened.connect(self._on_opened)
         self.worker.failed.connect(self._on_failed)
         self.worker.start()
-        selection.item_changed.connect(lambda _i: self.open_item())
+        # the item itself is opened by the window (`open_item`, then `present_if_current` once the
+        # playhead is at the item's start): the order of the two matters
         selection.run_changed.connect(lambda _r: self.render_overlays())
         selection.compare_changed.connect(lambda _r: self.render_overlays())
         selection.compare_mode_changed.connect(self._on_compare_mode)
@@ -105,10 +107,11 @@ class Player(QWidget):
 
     # ---- opening -------------------------------------------------------------------------
     def open_item(self) -> None:
+        """Open the selected item's video. The same video: the frame on screen stays (with the old
+        item's boxes) until the new item's frame arrives, when both change at once."""
         item = self.session.item(self.selection.item_index)
         path = self.session.video_path(item) if item else None
         if path == self.path and self.info is not None:
-            self.render_overlays()
             return
         self.path, self.info, self.presented = path, None, None
         self.playhead.clear_media()  # the new item's times must not be clamped to the old video
@@ -124,6 +127,17 @@ class Player(QWidget):
         self.worker.open(path)
         if path is None:
             self.video_info.emit(None)
+            self.item_presented.emit()
+
+    def present_if_current(self) -> None:
+        """Called once the playhead is at the new item's start: where the frame on screen is already
+        that frame (same video, same frame), no new frame comes, so the item's boxes go on it now."""
+        frame, info = self.presented, self.info
+        if frame is None or info is None or frame.path != self.path:
+            return
+        if frame.index == self._frame_index_or_none(self.playhead.time):
+            self.render_overlays()
+            self.item_presented.emit()
 
     def _on_opened(self, info: VideoInfo) -> None:
         if info.path != self.path:
@@ -140,6 +154,7 @@ class Player(QWidget):
                 self._show_placeholder(message)
                 self.playhead.mark_unplayable()
             self.status.emit(message)
+            self.item_presented.emit()
 
     def _show_placeholder(self, text: str) -> None:
         self.placeholder.setText(text)
@@ -170,6 +185,7 @@ class Player(QWidget):
         finally:
             self.worker.presented()
         self.frame_shown.emit()
+        self.item_presented.emit()
 
     def render_overlays(self) -> None:
         """Overlays of the presented frame (not of the requested time)."""

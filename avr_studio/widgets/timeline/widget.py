@@ -244,6 +244,7 @@ class Timeline(QWidget):
         self.spectrogram.set_media(self.session.video_path(item) if item else None)
         self.render_tiers()
         self.show_item_range()
+        self._move_playhead(self.playhead.time)
 
     def show_item_range(self) -> None:
         """Where the item's question is about: its query interval, widened to every clue (a clue
@@ -280,6 +281,8 @@ class Timeline(QWidget):
             return
         self.wave.setXRange(x0, x1, padding=padding)
         self._view_target, self._view_range = (x0, x1, padding), tuple(self.wave.viewRange()[0])
+        self._requery_soon.stop()  # requeried now: drawn in the same repaint as the move
+        self._on_range_changed()
 
     def _view_at_target(self) -> bool:
         return tuple(self.wave.viewRange()[0]) == getattr(self, "_view_range", None)
@@ -471,6 +474,8 @@ class Timeline(QWidget):
                 region.setRegion(loop)
 
     def _move_playhead(self, t: float) -> None:
+        if self._item_pending:  # moved with the rest of the new item (one repaint, not two)
+            return
         for line in self.playhead_lines:
             line.blockSignals(True)
             line.setValue(t)
@@ -517,6 +522,8 @@ class Timeline(QWidget):
         self.spectrogram.set_enabled(on)
 
     def shutdown(self) -> None:
+        for timer in (self._item_fallback, self._tiers_soon, self._requery_soon):
+            timer.stop()
         self.track.shutdown()
         self.spectrogram.shutdown()
 
