@@ -1,20 +1,21 @@
-"""Switching items: the frame and the breakdown tree first, everything else once that frame is painted.
+"""Switching items: the frame and the breakdown tree first, everything else once they are painted.
 
 A researcher pages through items with the arrow keys and looks at the frame and the WCS tree. On a
 new item the key handler only opens the item in the player (its frame request goes to the decode
 thread first) and fills the visible tree. The rest (the timeline's range, waveform and tiers, the
-prefetch of the neighbouring items) waits until the player has presented the item's frame: a
-zero-timer started then fires after Qt has painted it (zero-timers run once the event queue is
-idle, after the paint pass). If no frame comes (a missing or broken video, a slow first decode),
-the same work runs after FALLBACK_MS. A key held down skips the deferred work of the items it only
-passed: it always draws the item selected when it runs.
+prefetch of the neighbouring items) waits until the player has presented the item's frame: then a
+zero-timer fires when the event queue is idle (a key press already queued comes first, so a key
+held down skips the deferred work of the items it only passed), the window's pending paint pass is
+run first (the frame, the tree, the browser's row are on screen before anything else is done), then
+the deferred work, always for the item selected at that moment. If no frame comes (a missing or
+broken video, a slow first decode), the same happens after FALLBACK_MS.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 
 FALLBACK_MS = 200
 
@@ -49,6 +50,13 @@ class ItemSwitch(QObject):
         if self.pending:
             self._after_paint.start()
 
+    def paint_now(self) -> None:
+        """Run the window's pending paint pass now (nothing is painted twice: only what is dirty)."""
+        parent = self.parent()
+        window = parent.window() if parent is not None and hasattr(parent, "window") else None
+        if window is not None:
+            QCoreApplication.sendPostedEvents(window, QEvent.Type.UpdateRequest.value)
+
     def stop(self) -> None:
         """The window is closing: nothing deferred runs any more."""
         self.pending = False
@@ -62,6 +70,7 @@ class ItemSwitch(QObject):
         if not self.pending:
             return
         self.pending = False
+        self.paint_now()
         for work in self.after_frame:
             work()
         self.settled.emit(self.current())

@@ -382,6 +382,7 @@ class MainWindow(QMainWindow):
         and its boxes at once if that frame is already on screen; the rest waits for the frame."""
         self.statusBar().clearMessage()  # a message about the previous item must not linger
         self.item_switch.item_changed()
+        self.timeline.schedule_item()  # before the playhead moves: its line moves with the tiers
         self.player.open_item()
         self.navigator.open_item()
         self.player.present_if_current()

@@ -72,3 +72,18 @@ class ItemPool:
         """Hide everything (the items stay on the view for the next redraw)."""
         self.begin()
         self.end()
+
+
+def settle_scene(graphics) -> None:
+    """Make the coming paint pass draw this view's changes, once.
+
+    pyqtgraph updates view matrices and text items' transforms lazily, at paint time; changing items
+    during the paint makes Qt paint the view again right after. And a scene tells its view what
+    changed through a queued call, which may run after the window's next paint pass: the view is then
+    painted one pass (a screen refresh or more) later than the rest. Both are done here instead."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    scene = graphics.scene()
+    scene.prepareForPaint()
+    for _ in range(2):  # dirty items are processed, then the view told: both queued on the scene
+        QCoreApplication.sendPostedEvents(scene, QEvent.Type.MetaCall.value)

@@ -19,6 +19,7 @@ from avr_studio.models.edits import with_box
 from avr_studio.models.overlay import frame_boxes, selected_boxes, shown_frames
 from avr_studio.palette import KIND_COLOURS, KIND_LABELS
 from avr_studio.playback.decode_worker import DecodedFrame, DecodeWorker, VideoInfo
+from avr_studio.widgets.item_layer import settle_scene
 from avr_studio.widgets.labels import QuietLabel
 from avr_studio.widgets.overlays import BoxOverlay, RunLayer
 from engine.media.errors import MediaError
@@ -182,10 +183,12 @@ class Player(QWidget):
                 f"{self.info.fps:g} fps   overlays for this frame"
             )
             self.render_overlays()
+            settle_scene(self.graphics)
         finally:
             self.worker.presented()
         self.frame_shown.emit()
-        self.item_presented.emit()
+        if self.presented is frame and frame.index == self._frame_index_or_none(self.playhead.time):
+            self.item_presented.emit()  # the frame the item opens at (not a late one of the last request)
 
     def render_overlays(self) -> None:
         """Overlays of the presented frame (not of the requested time)."""

@@ -18,7 +18,7 @@ from avr_studio.models.overlay import (
     pred_frame_ticks,
 )
 from avr_studio.palette import DIFFERENCE, LOOP_SHADE, PLAYHEAD, QUERY_SHADE, TEXT_ON_DARK, TRACK_BACKGROUND
-from avr_studio.widgets.item_layer import ItemPool
+from avr_studio.widgets.item_layer import ItemPool, settle_scene
 from avr_studio.widgets.spectrogram_tier import SpectrogramTier
 from avr_studio.widgets.timeline.edit_handles import IntervalHandles
 from avr_studio.widgets.timeline.tiers import ROW_HEIGHT, TierPainter
@@ -58,7 +58,7 @@ class Timeline(QWidget):
         self._build()
         self.render_tiers()
         self.wave.setXRange(0, 10, padding=0)
-        selection.item_changed.connect(lambda _i: self._schedule_item())
+        selection.item_changed.connect(lambda _i: self.schedule_item())
         selection.run_changed.connect(lambda _r: self.schedule_tiers())
         selection.compare_changed.connect(lambda _r: self.schedule_tiers())
         selection.compare_mode_changed.connect(lambda _on: self.schedule_tiers())
@@ -215,7 +215,8 @@ class Timeline(QWidget):
         self.spectrogram.set_media(self.session.video_path(item) if item else None)
 
     # ---- item ----------------------------------------------------------------------------
-    def _schedule_item(self) -> None:
+    def schedule_item(self) -> None:
+        """The selected item changed: draw it on `flush()` (or after ITEM_FALLBACK_MS)."""
         self._item_pending = True
         self._item_fallback.start()
 
@@ -230,6 +231,9 @@ class Timeline(QWidget):
             self.show_item()
         elif self._tiers_dirty:
             self.render_tiers()
+        else:
+            return
+        settle_scene(self.graphics)
 
     def show_item(self) -> None:
         self._item_pending = False
