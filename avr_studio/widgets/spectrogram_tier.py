@@ -35,6 +35,16 @@ class RangeRequest:
     columns: int
 
 
+def colour_indices(db: np.ndarray) -> np.ndarray:
+    """dB as 0..255 colour-map indices over the top DYNAMIC_RANGE_DB (done on the worker thread:
+    the image then goes to the screen through the map's table, with no per-pixel scaling there)."""
+    if not db.size:
+        return np.zeros(db.shape, dtype=np.uint8)
+    top = float(db.max())
+    scaled = (db - (top - DYNAMIC_RANGE_DB)) * (255.0 / DYNAMIC_RANGE_DB)
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
 def frequency_ticks(bin_hz: np.ndarray = BIN_HZ) -> list[tuple[float, str]]:
     """Axis ticks at round frequencies, placed at their (fractional) mel bin row."""
     rows = np.arange(len(bin_hz)) + 0.5
@@ -128,7 +138,7 @@ class SpectrogramTier(pg.PlotItem):
         self._workers.append(worker)
         worker.start()
 
-    def _compute(self, request: RangeRequest) -> tuple[RangeRequest, Spectrogram | None]:
+    def _compute(self, request: RangeRequest) -> tuple[RangeRequest, Spectrogram | None, np.ndarray | None]:
         """Worker thread: the source is touched by one request at a time."""
         lower_this_thread_priority()
         if self._source_path != request.path:
@@ -136,8 +146,9 @@ class SpectrogramTier(pg.PlotItem):
                 self._source.close()
             self._source, self._source_path = open_spectrogram(request.path, self.cache_dir), request.path
         if self._source is None:
-            return request, None
-        return request, self._source.range(request.start, request.end, request.columns)
+            return request, None, None
+        spectrogram = self._source.range(request.start, request.end, request.columns)
+        return request, spectrogram, colour_indices(spectrogram.db)
 
     def _worker_done(self, worker) -> None:
         if worker in self._workers:
@@ -145,15 +156,15 @@ class SpectrogramTier(pg.PlotItem):
         self._in_flight = None
         self._start_next()
 
-    def _on_result(self, result: tuple[RangeRequest, Spectrogram | None]) -> None:
-        request, spectrogram = result
+    def _on_result(self, result: tuple[RangeRequest, Spectrogram | None, np.ndarray | None]) -> None:
+        request, spectrogram, shades = result
         if request.path != self.path:
             return  # the item changed meanwhile
         if spectrogram is None:
             self._say("no audio track")
             return
         if request.serial == self._serial or self.shown is None:
-            self.show(spectrogram)
+            self.show(spectrogram, shades)
 
     def _on_error(self, request: RangeRequest, exc: BaseException) -> None:
         if request.path == self.path:
@@ -166,10 +177,11 @@ class SpectrogramTier(pg.PlotItem):
         self.status.emit(text)
 
     # ---- drawing ---------------------------------------------------------------------------
-    def show(self, spectrogram: Spectrogram) -> None:
+    def show(self, spectrogram: Spectrogram, shades: np.ndarray | None = None) -> None:
+        """Draw it; `shades`: its `colour_indices` (computed here if not given)."""
         db = spectrogram.db
-        top = float(db.max()) if db.size else 0.0
-        self.image.setImage(db, levels=(top - DYNAMIC_RANGE_DB, top), autoLevels=False)
+        shades = colour_indices(db) if shades is None else shades
+        self.image.setImage(shades, levels=None, autoLevels=False)
         self.image.setRect(QRectF(spectrogram.start, 0.0, spectrogram.end - spectrogram.start, db.shape[0]))
         self.note.setText("")
         self.shown = spectrogram
