@@ -399,7 +399,8 @@ class MainWindow(QMainWindow):
         """Everything for item `index` is drawn: nothing deferred is left (the benchmark's second figure)."""
         timeline = self.timeline
         return (self.selection.item_index == index and not self.item_switch.pending and not timeline.pending
-                and timeline.shown_index == index and timeline.track.ready and self.browser.current_index() == index)
+                and timeline.shown_index == index and timeline.track.ready and timeline.spectrogram.ready
+                and self.browser.current_index() == index)
 
     def compare_runs(self, a: str, b: str) -> None:
         """The compare view of runs A and B (names as shown, or an unambiguous part of one)."""

@@ -75,6 +75,7 @@ class SpectrogramTier(pg.PlotItem):
         self._source_path: Path | None = None
         self._in_flight: RangeRequest | None = None
         self._pending: RangeRequest | None = None
+        self._answered: Path | None = None  # the file whose range was last drawn (or found silent)
         self._workers: list = []
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get("viridis"))
@@ -103,6 +104,19 @@ class SpectrogramTier(pg.PlotItem):
         self.image.clear()
         self.note.setText("")
         self._requery_soon.start()
+
+    @property
+    def ready(self) -> bool:
+        """Nothing left to draw for the current file and range (or the tier is off)."""
+        if not self.enabled or self.path is None:
+            return True
+        idle = self._pending is None and self._in_flight is None and not self._requery_soon.isActive()
+        return idle and self._answered == self.path
+
+    def requery_now(self) -> None:
+        """Fetch the visible range now (a new item: no zoom gesture to wait out)."""
+        self._requery_soon.stop()
+        self.requery()
 
     def set_enabled(self, enabled: bool) -> None:
         """Hidden: nothing is computed; shown again: the visible range is fetched."""
@@ -160,6 +174,7 @@ class SpectrogramTier(pg.PlotItem):
         request, spectrogram, shades = result
         if request.path != self.path:
             return  # the item changed meanwhile
+        self._answered = request.path
         if spectrogram is None:
             self._say("no audio track")
             return
@@ -168,6 +183,7 @@ class SpectrogramTier(pg.PlotItem):
 
     def _on_error(self, request: RangeRequest, exc: BaseException) -> None:
         if request.path == self.path:
+            self._answered = request.path
             self._say(f"{request.path.name}: cannot read audio ({exc})")
 
     def _say(self, text: str) -> None:

@@ -249,6 +249,7 @@ class Timeline(QWidget):
         self.render_tiers()
         self.show_item_range()
         self._move_playhead(self.playhead.time)
+        self.spectrogram.requery_now()
 
     def show_item_range(self) -> None:
         """Where the item's question is about: its query interval, widened to every clue (a clue
