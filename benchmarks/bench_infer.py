@@ -5,14 +5,18 @@
 44.1 kHz AAC), generated once into --workdir (see benchmarks/long_video.py). Each reader runs
 in its own fresh process (its time and peak RSS include nothing of the others):
 
-- ours:          engine.media.sampling (`sample_frames` + `sample_audio`), exact, default workers
-                 (frames: FFmpeg frame threads, one per core; audio: threads over spans on idle cores);
-- ours-1-worker: the same with `workers=1` (one decoder thread, one audio pass);
+- ours:          engine.media.sampling (`sample_frames` + `sample_audio`), exact, defaults (frames:
+                 this process and a helper process share the keyframe groups when two cores are
+                 idle, else FFmpeg frame threads; audio: decoded in one thread, resampled in another);
+- ours-1-worker: the same with `workers=1` (one decoder thread, audio in one thread);
 - ours-fast:     `sample_frames(..., fast_seek=True)`, nearest keyframes, with their true times;
 - torchcodec:  the decoder transformers uses, exact seek mode, one FFmpeg thread (and all threads);
 - cv2:         naive `CAP_PROP_POS_FRAMES` seeks, frames only (OpenCV has no audio).
 
 Every frame shows its own index as black/white blocks, so exactness is measured, not assumed.
+CPU times include the reader's child processes (a helper process counts once it has exited), and
+the peak memory column adds the largest child's peak to the reader's own (pages the two share,
+such as the frames a helper writes, are counted twice: an upper bound).
 
     python benchmarks/bench_infer.py --part media --workdir /tmp/avr-bench [--json]
 
@@ -113,8 +117,8 @@ def read_cv2(path: str, n: int) -> dict:
 
 
 def _mark() -> tuple[float, float]:
-    """(wall clock, CPU time of this process, all threads) in seconds."""
-    return time.perf_counter(), sum(os.times()[:2])
+    """(wall clock, CPU time of this process (all threads) and of its exited children) in seconds."""
+    return time.perf_counter(), sum(os.times()[:4])
 
 
 def _report(started, opened, framed, done, wanted, frames, returned, times, audio) -> dict:
@@ -124,8 +128,10 @@ def _report(started, opened, framed, done, wanted, frames, returned, times, audi
         "open_s": opened[0] - started[0], "frames_s": framed[0] - opened[0], "audio_s": done[0] - framed[0],
         "total_s": done[0] - started[0], "open_cpu_s": opened[1] - started[1], "frames_cpu_s": framed[1] - opened[1],
         "audio_cpu_s": done[1] - framed[1],
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "process_cpu_s": sum(os.times()[:2]),
+        "peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                    + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024,
+        "self_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "process_cpu_s": sum(os.times()[:4]),
         "wanted": list(wanted), "returned": list(returned), "times": times,
         "codes": [frame_code(f) if f is not None else -1 for f in frames],
         "shape": list(frames[0].shape) if frames and frames[0] is not None else None,
@@ -186,8 +192,14 @@ def media_rows(results: dict[str, dict], n: int, readers: tuple[str, ...]) -> li
         frames_ratio = (f"{(base['open_s'] + base['frames_s']) / (numbers['open_s'] + numbers['frames_s']):.2f}x"
                         if "total_s" in base else "-")
         rows.append((name, f"{numbers['open_s']:.2f}", f"{numbers['frames_s']:.2f} ({numbers['frames_cpu_s']:.2f})",
-                     audio, f"{numbers['total_s']:.2f}", f"{numbers['peak_mb']:.0f}", exact, f"{frames_ratio} / {ratio}"))
+                     audio, f"{numbers['total_s']:.2f}", _peak(numbers), exact, f"{frames_ratio} / {ratio}"))
     return rows
+
+
+def _peak(numbers: dict) -> str:
+    own = numbers.get("self_peak_mb", numbers["peak_mb"])
+    helper = numbers["peak_mb"] - own
+    return f"{numbers['peak_mb']:.0f}" + (f" ({own:.0f}+{helper:.0f})" if helper > 1 else "")
 
 
 def print_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
@@ -221,7 +233,7 @@ def media_part(workdir: Path, minutes: int, n: int, repeat: int, as_json: bool,
     print(f"media: {n} frames at segment midpoints + the whole audio at 16 kHz mono of {path.name}; "
           f"each reader in a fresh process, best of {repeat} by total time; {machine['cores']} cores, "
           f"load average {machine['load_before']:.1f} before, {machine['load_after']:.1f} after")
-    headers = ("reader", "open s", "frames s (CPU)", "audio s (CPU)", "total s", "peak MB", "exact frames",
+    headers = ("reader", "open s", "frames s (CPU)", "audio s (CPU)", "total s", "peak MB (own+helper)", "exact frames",
                "speed vs torchcodec 1-thread: open+frames / total")
     print_table(headers, media_rows(results, n, readers))
     return results

@@ -258,6 +258,15 @@ def huge_answers(n_chars: int = 5_000_000) -> dict[str, str]:
         "object, one frame of boxes": '{"Frame1": [' + box * (n_chars // len(box) - 1) + "[1, 2, 3, 4]]}",
         "event pairs": "[" + "[1.5, 2.5], " * (n_chars // 12 - 1) + "[1, 2]]",
         "prose": "I count the things in the video. " * (n_chars // 33),
+        "distinct blocks 9 deep": "".join("[" * 9 + f"x{i}" + "]" * 9 for i in range(n_chars // 24)),
+        "distinct kinds 10 deep": "".join(
+            "".join("[{"[(i >> j) & 1] for j in range(10)) + "x"
+            + "".join("]}"[(i >> j) & 1] for j in reversed(range(10))) for i in range(n_chars // 21)),
+        "'[a' chain then ']a'": "[a" * (n_chars // 4) + "]a" * (n_chars // 4),
+        "one block 2.5 M deep": "[" * (n_chars // 2) + "]" * (n_chars // 2),
+        "20 deep then mismatch": ("[" * 20 + "}") * (n_chars // 21),
+        "staircase 9 up 8 down": ("[" * 9 + "]" * 8) * (n_chars // 17),
+        "'[x]' inside a deep block": "[" * 20 + "[x]" * (n_chars // 3) + "]" * 20,
     }
 
 

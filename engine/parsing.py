@@ -30,9 +30,11 @@ _WORD_OR_DOT_RE = re.compile(r"[\w.]")
 # JSON blocks. The scan below follows the benchmark's stack matching (brackets inside strings count,
 # a mismatched closer empties the stack), but lets the regex engine skip, in one pass, the text
 # between blocks and every block up to 8 deep that a cheap regex check shows cannot be JSON (see
-# _SKIP_RE); a block with matching pairs up to 8 deep is delimited by one regex call; only deeper
-# or mismatched nesting is matched bracket by bracket, and a failed block repeated right after
-# itself is passed over without decoding it again. Every step is linear in the answer.
+# _SKIP_RE). A block with one peak (a run of openers, then text and pairs up to 8 deep, then a run
+# of closers) is delimited by one regex call; other blocks go run by run: a run of openers is
+# pushed and a run of closers popped as a whole, the pairs up to 8 deep between them stepped over
+# in C. A block is decoded only if it reads as a sequence of JSON tokens that may follow each
+# other, and a failed block repeated right after itself is passed over. Every step is linear.
 _NOT_BRACKET = r"[^\[\]{}]"
 _WS = r"[ \t\n\r]*+"
 _STRING = r'"(?:[^"\\\x00-\x1f\[\]{}]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*+"'
@@ -76,9 +78,6 @@ def _well_nested_quoted(depth: int) -> str:
 
 
 _JSON_SHAPED_RE = re.compile(_json_shaped(3))
-#: A block with matching pairs up to 8 deep: its stack-matched end in one regex call (it is then
-#: decoded; quotes do not matter to where stack matching ends it).
-_WELL_NESTED_RE = re.compile(_well_nested(8))
 #: Text at stack depth 0 holding no block worth parsing: prose, stray closers, flat bracket pairs
 #: (matched or not) that are not JSON, and blocks up to 8 deep whose strings hold no brackets and
 #: that `_maybe_json` rules out (unquoted words, missing commas...), all in one regex call. Such a
@@ -86,9 +85,33 @@ _WELL_NESTED_RE = re.compile(_well_nested(8))
 #: then consumes it.
 _SKIP_RE = re.compile(
     rf"(?:{_NOT_BRACKET}++|[\]}}]|(?!{_json_shaped(1)})[\[{{]{_NOT_BRACKET}*+[\]}}]"
-    rf"|(?=(?P<block>{_well_nested_quoted(8)}))(?!{_maybe_json(8)})(?P=block))*+"
+    rf"|(?![\[{{](?:{_NOT_BRACKET}*+[\[{{]){{8}})(?=(?P<block>{_well_nested_quoted(8)}))(?!{_maybe_json(8)})(?P=block))*+"
 )
-_BRACKET_RUN_RE = re.compile(r"[\[{]++|[\]}]")
+#: Inside a block deeper than the regexes reach: text and blocks up to 8 deep with matching pairs
+#: (they leave the stack as it was) are stepped over in C; what remains is runs of openers and
+#: runs of closers, each pushed or popped as a whole.
+_NEUTRAL = rf"(?:{_well_nested(8)}|{_NOT_BRACKET}++)*+"
+_RUNS = (
+    rf"(?:(?P<open>[\[{{]++)(?P<open_more>(?:{_NOT_BRACKET}++[\[{{]++)*+))?"
+    rf"{_NOT_BRACKET}*+(?:(?P<close>[\]}}]++)(?P<close_more>(?:{_NOT_BRACKET}++[\]}}]++)*+))?"
+)
+_STEP_RE = re.compile(_NEUTRAL + _RUNS)
+_FIRST_STEP_RE = re.compile(_RUNS)  # at the block's opener: the block itself is not a pair to step over
+_PEAK_RE = re.compile(rf"(?P<open>[\[{{]++){_NEUTRAL}(?P<close>[\]}}]++)")
+_TEXT_RE = re.compile(rf"{_NOT_BRACKET}++")
+_NTH_CLOSER_END_RE = re.compile(r"[^\]}]*+[\]}]")
+_OPENER_OF = str.maketrans("]}", "[{")
+#: JSON read as a sequence of tokens, each checked against the token after it (what may follow
+#: `{`, `[`, a value, `,` or `:`; brackets are not paired): a block that is not such a sequence
+#: cannot decode, and telling so in one C pass is cheaper than the decoder's exception.
+_VALUE_START = r"""(?=[\[{"\-0-9tfnNI])"""
+_AFTER_VALUE = r"(?=[,\]}]|\Z)"
+_JSON_TOKENS_RE = re.compile(
+    rf"""(?:\[{_WS}(?:{_VALUE_START}|(?=\]))|\{{{_WS}(?=["}}])|[\]}}]{_WS}{_AFTER_VALUE}"""
+    rf"""|"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{{4}}))*+"{_WS}(?:{_AFTER_VALUE}|(?=:))"""
+    rf"|(?:-?Infinity|-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?|true|false|null|NaN){_WS}{_AFTER_VALUE}"
+    rf"|[,:]{_WS}{_VALUE_START})*+"
+)
 _PAIRS = {"}": "{", "]": "["}
 _DECODER = json.JSONDecoder()
 
@@ -138,30 +161,97 @@ def _outermost_blocks(text: str):
             continue
         if not closers_left:
             return
-        nested = _WELL_NESTED_RE.match(text, pos)
-        span = (pos, nested.end()) if nested else None
-        if not nested:
-            span, pos = _nested_block(text, pos)
-        if span:
+        span, pos = _block_at(text, pos)
+        if span and _JSON_TOKENS_RE.match(text, *span).end() == span[1]:
             yield span
             pos = _past_copies(text, *span)
 
 
+def _block_at(text: str, pos: int) -> tuple[tuple[int, int] | None, int]:
+    """The stack-matched block that starts at `pos` (or None), and where the depth-0 scan resumes:
+    in one regex call for a single peak (a run of openers, pairs up to 8 deep and text, a run of
+    closers), else run by run."""
+    peak = _PEAK_RE.match(text, pos)
+    if peak:
+        openers, closers = peak.group("open"), peak.group("close")
+        reach = min(len(openers), len(closers))
+        popped = _common_prefix_length(openers[: -reach - 1 : -1], closers[:reach].translate(_OPENER_OF))
+        if popped == len(openers):  # the closers empty the stack
+            end = peak.start("close") + popped
+            return (pos, end), end
+        if popped < reach:  # a closer that does not match clears the stack
+            end = peak.start("close") + popped + 1
+            return None, end
+    return _nested_block(text, pos)
+
+
 def _nested_block(text: str, pos: int) -> tuple[tuple[int, int] | None, int]:
     """Stack-match from the opener at `pos` until the stack empties (a block) or is cleared by a
-    mismatched closer: (the block's span or None, where the depth-0 scan resumes)."""
+    mismatched closer: (the block's span or None, where the depth-0 scan resumes). Each step takes
+    a run of openers and the run of closers after it (each with any text between its brackets)."""
     stack: list[str] = []
-    for token in _BRACKET_RUN_RE.finditer(text, pos):
-        ch = token.group()
-        if ch[0] in "{[":
-            stack.extend(ch)
-            continue
-        if stack[-1] != _PAIRS[ch]:
-            return None, token.end()
-        stack.pop()
-        if not stack:
-            return (pos, token.end()), token.end()
+    step = _FIRST_STEP_RE.match(text, pos)
+    while step.end() > step.start():  # match, not finditer: a search would skip text the stack must see
+        openers, more_openers, closers, more_closers = step.group("open", "open_more", "close", "close_more")
+        if openers:
+            stack.extend(_TEXT_RE.sub("", openers + more_openers) if more_openers else openers)
+        if closers:
+            if more_closers:
+                closers = _TEXT_RE.sub("", closers + more_closers)
+            wanted = closers.translate(_OPENER_OF)[::-1]  # the openers they close, bottom to top
+            count = len(closers)
+            if count < len(stack) and "".join(stack[-count:]) == wanted:
+                del stack[-count:]
+            else:
+                popped = _pop_run(stack, wanted[::-1])
+                ending = popped + 1 if stack else popped  # the closer that ends the block or clears it
+                close_start = step.start("close")
+                end = step.end() if ending == count else _closer_end(text, close_start, step.end(), ending)
+                return ((pos, end) if not stack else None), end
+        step = _STEP_RE.match(text, step.end())
     return None, len(text)
+
+
+def _closer_end(text: str, start: int, stop: int, count: int) -> int:
+    """Where the `count`-th closer from `start` ends (a run's closers may have text between them):
+    bisection over C counts, never a Python loop over the closers."""
+    low, high = start + count, stop
+    while low < high:
+        middle = (low + high) // 2
+        if text.count("]", start, middle) + text.count("}", start, middle) >= count:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _pop_run(stack: list[str], wanted: str) -> int:
+    """Pop the openers that a run of closers (given as the openers they close, in closing order)
+    matches: how many were popped. It stops at the first mismatch or when the stack is empty."""
+    if len(wanted) == 1:  # the common case, kept cheap
+        if stack[-1] != wanted:
+            return 0
+        stack.pop()
+        return 1
+    reach = min(len(wanted), len(stack))
+    top_first = "".join(stack[-reach:])[::-1]
+    matched = _common_prefix_length(top_first, wanted[:reach])
+    del stack[len(stack) - matched :]
+    return matched
+
+
+def _common_prefix_length(a: str, b: str) -> int:
+    """Length of the common prefix of two equally long strings, by bisection over C comparisons."""
+    if a == b:
+        return len(a)
+    low, high = 0, len(a) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _past_copies(text: str, start: int, end: int) -> int:

@@ -1,9 +1,10 @@
 """Decoded, resampled mono audio: whole-file loads and a seekable block reader for playback.
 
-Decoding and resampling go through PyAV (`av.AudioResampler`, FFmpeg's swresample),
-so any codec FFmpeg reads works and OpenCV (which has no audio) is not involved.
-Sample positions come from the resampler's output timestamps, so a block read at
-`start` begins at that time to within the resampler's filter delay (about 1 ms).
+Decoding goes through PyAV and the conversion through `audio_timeline.FrameConverter`
+(FFmpeg's swresample), which lays every decoded frame on its timestamp (overlaps at the joins
+of concatenated files trimmed, gaps filled with silence) before resampling, exactly as
+`sampling.sample_audio` does. Sample positions come from the converter's output timestamps, so
+a block read at `start` begins at that time to within the resampler's filter delay (about 1 ms).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from engine.media.audio_timeline import FrameConverter
 from engine.media.errors import MediaError, NoAudioError
 from engine.media.opening import open_container
 
@@ -52,7 +54,7 @@ class AudioStream:
         self.duration = _audio_duration(self._container, self._stream)
         self._lock = threading.Lock()
         self._frames: Iterator[av.AudioFrame] | None = None
-        self._resampler: av.AudioResampler | None = None
+        self._converter: FrameConverter | None = None
         self._buffer = np.zeros(0, dtype=np.float32)
         self._pending: list[np.ndarray] = []
         self._buffer_start = 0
@@ -84,37 +86,52 @@ class AudioStream:
 
     def _seek(self, first: int) -> None:
         seconds = max(0.0, first / self.sample_rate - SEEK_PREROLL_SECONDS)
-        target = int(seconds / self._stream.time_base) + (self._stream.start_time or 0)
-        self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
-        self._frames = self._container.decode(self._stream)
-        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=self.sample_rate)
+        if seconds > 0 or self._frames is not None:
+            # Not before the first read from the start: an explicit seek to 0 makes the decoder
+            # start without the encoder-delay trimming an opened file gets (a few ms differ).
+            target = int(seconds / self._stream.time_base) + (self._stream.start_time or 0)
+            self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+        self._frames = self._decoded_frames()
+        self._converter = FrameConverter(self.sample_rate)
         self._buffer = np.zeros(0, dtype=np.float32)
         self._pending = []
         self._buffer_start = self._buffer_end = -1
         self._at_end = False
 
+    def _decoded_frames(self) -> Iterator[av.AudioFrame]:
+        """Frames from the container's position. A packet the decoder rejects is skipped (its time
+        becomes silence on the timeline, as in `sample_audio`); a demuxing error is the decodable
+        end of a truncated file."""
+        codec = self._stream.codec_context
+        try:
+            for packet in self._container.demux(self._stream):
+                try:
+                    frames = codec.decode(packet)
+                except av.error.FFmpegError:
+                    continue
+                yield from frames
+        except av.error.FFmpegError:
+            return
+
     def _decode_next_frame(self) -> None:
         try:
             frame = next(self._frames)
-        except (StopIteration, av.error.FFmpegError):
-            # End of track, or the decodable end of a truncated file: flush what the resampler holds.
-            self._append(self._resampler.resample(None))
+        except StopIteration:
+            # End of track (or of the decodable part): flush what the converter holds.
+            self._append(self._converter.convert(None))
             self._at_end = True
             return
-        self._append(self._resampler.resample(frame))
+        self._append(self._converter.convert(frame))
 
     def _append(self, frames: list[av.AudioFrame]) -> None:
+        """The converter's frames are contiguous (it lays them on the timeline): only the first
+        one after a seek says where the buffer starts."""
         for frame in frames:
             samples = frame.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-            position = frame.pts if frame.pts is not None else self._buffer_end
             if self._buffer_start < 0:
-                self._buffer_start = self._buffer_end = position
-            if position > self._buffer_end:
-                self._pending.append(np.zeros(position - self._buffer_end, dtype=np.float32))
-            elif position < self._buffer_end:
-                samples = samples[self._buffer_end - position :]
+                self._buffer_start = self._buffer_end = frame.pts if frame.pts is not None else 0
             self._pending.append(samples)
-            self._buffer_end = max(self._buffer_end, position) + len(samples)
+            self._buffer_end += len(samples)
 
     def _take(self, first: int, count: int) -> np.ndarray:
         """Copy [first, first+count) out of the buffer and drop everything before `first`."""

@@ -3,49 +3,57 @@
 This is the hot path of long-video evaluation (50 frames + audio per item). Backends and the
 trainer call only these functions, so the decoding strategy can change behind them.
 
-Frames: the wanted frames are grouped by the keyframe each must be decoded from and decoded
-group by group in one container, with FFmpeg frame threads (one per core) doing the decoding
-in parallel. A frame is converted to RGB only if it is wanted. (Several containers in Python
-threads over disjoint GOPs were tried and dropped: every packet hands the GIL over a few
-times, and on a busy machine each hand-over waits for the scheduler, which made two threads
-two to three times slower than one.) `fast_seek=True` decodes only the keyframe nearest each
-wanted frame and reports the index and true time of the frame it used.
+Frames: the wanted frames are grouped by the keyframe each must be decoded from; each group is
+one seek and one forward decode, in which frames nothing is predicted from are skipped unless
+wanted, and only wanted frames are converted to RGB (group_decode.py). With two idle cores and
+enough to decode, this process and a helper process share the groups (frame_share.py: Python
+threads convoy on the GIL once per packet, processes do not); otherwise one decoder runs with
+FFmpeg frame threads. `fast_seek=True` decodes only the keyframe nearest each wanted frame and
+reports the index and true time of the frame it used.
 
-Audio: decoded with the video track discarded by the demuxer (it is never read), queued in
-an `av.AudioFifo` and resampled in 10 s blocks, in one thread by default: PyAV's audio decoding
-holds the GIL for most of each (short) packet, so two threads on idle cores gave no wall-time
-gain for 40 % more CPU. Long spans may still be split among threads on request (`workers`); each span feeds the resampler from a point on
-the output sample grid, 10 s early, so the samples where spans meet are the ones a single
-pass over the whole track gives.
+Audio: FFmpeg reads and decodes the track itself (an `amovie` filter graph, the video track
+never read), lays the samples on their timestamps (audio_timeline.py: the one implementation
+`load_audio` uses too) and hands over 10 s blocks, which are resampled to the output rate in
+the calling thread while the next blocks are decoded in another (both release the GIL). The
+track is decoded in one pass, never split: decoders carry state from the start of the track
+(AAC's noise substitution draws from a random generator), so a pass that starts at a seek
+can differ from the whole-track pass wherever that state is used.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import os
-from collections.abc import Callable, Sequence
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
-from av.stream import Discard
 
+from engine.media import frame_share
 from engine.media.audio import audio_stream_of
-from engine.media.color import frame_to_rgb
+from engine.media.audio_timeline import decode_timeline, to_rate
 from engine.media.errors import EmptyVideoError
 from engine.media.frame_index import FrameIndex, build_frame_index
+from engine.media.group_decode import KeyframeGroup, converter, decode_group, open_for_decoding, read_only_rgb
 from engine.media.opening import open_container, video_stream_of
 from engine.media.video import SampledFrames, open_video
 
 MODEL_AUDIO_RATE = 16000
 MAX_WORKERS = 4
+IDLE_SAMPLE_SECONDS = 0.05
 AUDIO_BLOCK_SECONDS = 10.0
 AUDIO_RESAMPLER_LEAD_SECONDS = 10.0  # resampler input before a span's first sample (state warms up)
 AUDIO_DECODER_LEAD_SAMPLES = 4096  # lapped codecs rebuild their first samples from the frame before
-AUDIO_TAIL_SAMPLES = 8192  # input past a span's end so the resampler's delay line has emptied
-MIN_AUDIO_SPAN_SECONDS = 120.0  # shorter requests are not worth a second container
+MIN_PIPELINED_AUDIO_SECONDS = 60.0  # shorter spans decode in the calling thread (no idle-core check either)
 
 
 def usable_cores() -> int:
@@ -58,23 +66,48 @@ def usable_cores() -> int:
 
 
 def idle_cores() -> int:
-    """Usable cores minus the machine's current run-queue length (1-minute load), at least 1."""
+    """Usable cores that nothing else is using right now, at least 1.
+
+    Measured over IDLE_SAMPLE_SECONDS from /proc/stat where there is one: the 1-minute load
+    average lags by a minute and counts this process's own work of the last item, so during an
+    evaluation it would keep reporting the machine busy. Elsewhere: cores minus that load."""
+    cores = usable_cores()
+    idle = _idle_fraction()
+    if idle is not None:
+        return max(1, min(cores, round(idle * (os.cpu_count() or 1))))
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         load = 0.0
-    return max(1, usable_cores() - int(load))
+    return max(1, cores - int(load))
+
+
+def _idle_fraction() -> float | None:
+    """Share of all CPU time that was idle during a short sleep (None without /proc/stat)."""
+    first = _cpu_times()
+    if first is None:
+        return None
+    time.sleep(IDLE_SAMPLE_SECONDS)
+    second = _cpu_times()
+    if second is None:
+        return None
+    total, idle = second[0] - first[0], second[1] - first[1]
+    return idle / total if total > 0 else None
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(all, idle + iowait) clock ticks of the machine since boot."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = [int(value) for value in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (sum(fields[:8]), fields[3] + fields[4]) if len(fields) >= 5 else None
 
 
 # ----- frames -------------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class _Group:
-    """Frames decoded from one keyframe: decode from `keyframe` up to the last of `targets`."""
-
-    keyframe: int
-    targets: tuple[int, ...]
+SHARED_DECODE_MIN_PIXELS = 250_000_000  # frames x pixels to decode: below this a helper process costs more than it saves
 
 
 def video_frame_count(path: str | os.PathLike) -> int:
@@ -103,7 +136,9 @@ def sample_frames(
     the nearest keyframe and decodes only that; the result's `indices` and `times` are those of
     the frames actually used (put these times in a prompt, not the requested ones).
     `max_pixels` shrinks frames larger than that (aspect kept, even sizes) while converting.
-    `workers` is the number of decoder threads (default: the usable cores, at most 4).
+    `workers`: the number of decoder threads of one decoder. Default: when two cores are idle
+    and there is enough to decode, this process and a helper process share the groups
+    (frame_share.py); otherwise one decoder with a thread per usable core (at most 4).
     """
     path = Path(path)
     table, size = _frame_table(path)
@@ -111,9 +146,12 @@ def sample_frames(
     if fast_seek:
         wanted = [_nearest_keyframe(table, i) for i in wanted]
     groups = _groups(table, sorted(set(wanted)))
-    convert = _converter(size, max_pixels)
+    convert = converter(size, max_pixels)
     if fast_seek:
         decoded = _decode_keyframes(path, table, convert, groups, workers or idle_cores())
+    elif workers is None and _worth_sharing(table, groups, size):
+        by_pts = frame_share.decode_in_two_processes(path, groups, size, max_pixels)
+        decoded = {table.index_of_pts(pts): frame for pts, frame in by_pts.items()}
     else:
         decoded = _decode_groups(path, table, convert, groups, workers or usable_cores())
     missing = [i for i in sorted(set(wanted)) if i not in decoded]
@@ -124,6 +162,14 @@ def sample_frames(
         times=table.times[wanted],
         frames=[decoded[i] for i in wanted],
     )
+
+
+def _worth_sharing(table: FrameIndex, groups: list[KeyframeGroup], size: tuple[int, int]) -> bool:
+    """Two idle cores, two groups at least, and enough decoding for a helper process to pay off."""
+    if len(groups) < 2 or not frame_share.available():
+        return False
+    frames = sum(table.index_of_pts(g.targets[-1]) - table.index_of_pts(g.keyframe_pts) + 1 for g in groups)
+    return frames * size[0] * size[1] >= SHARED_DECODE_MIN_PIXELS and idle_cores() >= 2  # the last costs 50 ms
 
 
 def _frame_table(path: Path) -> tuple[FrameIndex, tuple[int, int]]:
@@ -148,27 +194,27 @@ def _nearest_keyframe(table: FrameIndex, index: int) -> int:
     return min(candidates, key=lambda key: (abs(key - index), key))
 
 
-def _groups(table: FrameIndex, targets: list[int]) -> list[_Group]:
+def _groups(table: FrameIndex, targets: list[int]) -> list[KeyframeGroup]:
+    """Wanted frames grouped by the keyframe each is decoded from (in pts), in file order."""
     by_key: dict[int, list[int]] = {}
     for index in targets:
-        by_key.setdefault(table.keyframe_at_or_before(index), []).append(index)
-    return [_Group(key, tuple(found)) for key, found in sorted(by_key.items())]
+        by_key.setdefault(table.keyframe_at_or_before(index), []).append(int(table.pts[index]))
+    return [KeyframeGroup(int(table.pts[key]), tuple(found)) for key, found in sorted(by_key.items())]
 
 
 def _decode_groups(
-    path: Path, table: FrameIndex, convert: Callable, groups: list[_Group], threads: int
+    path: Path, table: FrameIndex, convert: Callable, groups: list[KeyframeGroup], threads: int
 ) -> dict[int, np.ndarray]:
     """Decode each group from its keyframe in one container; frames a seek missed are left out."""
     found: dict[int, np.ndarray] = {}
-    container = open_container(path)
+
+    def store(pts: int, frame: av.VideoFrame) -> None:
+        found[table.index_of_pts(pts)] = convert(frame)
+
+    container, stream = open_for_decoding(path, threads)
     try:
-        stream = container.streams.video[0]
-        for other in container.streams:
-            if other.index != stream.index:
-                other.discard = Discard.all
-        stream.thread_type, stream.thread_count = ("FRAME", threads) if threads > 1 else ("NONE", 1)
         for group in groups:
-            found.update(_decode_group(container, stream, table, convert, group))
+            decode_group(container, stream, group, store)
     except av.error.FFmpegError:
         pass  # a damaged stretch: whatever is missing goes to the frame-accurate reader, which reports it
     finally:
@@ -177,7 +223,7 @@ def _decode_groups(
 
 
 def _decode_keyframes(
-    path: Path, table: FrameIndex, convert: Callable, groups: list[_Group], containers: int
+    path: Path, table: FrameIndex, convert: Callable, groups: list[KeyframeGroup], containers: int
 ) -> dict[int, np.ndarray]:
     """Keyframes only: frame threads would only add latency, so contiguous shares of the keyframes
     go to single-threaded decoders in their own containers (each decode is long enough, about
@@ -193,45 +239,10 @@ def _decode_keyframes(
     return found
 
 
-def _decode_group(container, stream, table: FrameIndex, convert: Callable, group: _Group) -> dict[int, np.ndarray]:
-    wanted = {int(table.pts[i]): i for i in group.targets}
-    last = int(table.pts[group.targets[-1]])
-    container.seek(int(table.pts[group.keyframe]), stream=stream, backward=True, any_frame=False)
-    found: dict[int, np.ndarray] = {}
-    for frame in container.decode(stream):
-        pts = frame.pts if frame.pts is not None else frame.dts
-        if pts in wanted:
-            found[wanted[pts]] = convert(frame)
-        if pts is None or pts >= last:
-            break
-    return found
-
-
-def _converter(size: tuple[int, int], max_pixels: int | None) -> Callable[[av.VideoFrame], np.ndarray]:
-    width, height = size
-    if not max_pixels or width * height <= max_pixels:
-        return _read_only_rgb
-    scale = math.sqrt(max_pixels / (width * height))
-    target = (max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2))
-
-    def shrink(frame: av.VideoFrame) -> np.ndarray:
-        rgb = frame.reformat(width=target[0], height=target[1], format="rgb24", interpolation="AREA").to_ndarray()
-        rgb.flags.writeable = False
-        return rgb
-
-    return shrink
-
-
-def _read_only_rgb(frame: av.VideoFrame) -> np.ndarray:
-    rgb = frame_to_rgb(frame)
-    rgb.flags.writeable = False
-    return rgb
-
-
 def _decode_with_video(path: Path, indices: list[int], convert: Callable) -> dict[int, np.ndarray]:
     with open_video(path, read_ahead=0, cache_mb=1) as video:
         frames = video._frames_by_index(indices)
-    if convert is _read_only_rgb:
+    if convert is read_only_rgb:
         return dict(zip(indices, frames, strict=True))
     return {i: convert(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24"))
             for i, f in zip(indices, frames, strict=True)}
@@ -242,10 +253,13 @@ def _decode_with_video(path: Path, indices: list[int], convert: Callable) -> dic
 
 @dataclass(frozen=True)
 class _AudioPlan:
+    path: Path
     source_rate: int
+    time_base: Fraction | None
+    file_start: float  # the container's start time (s): FFmpeg's seek point counts from it
     rate: int
     grid: int  # input samples between points where the input and output sample grids meet
-    first: int  # output sample of `start`
+    first: int  # output sample (at `rate`, from time 0) of `start`
     count: int  # output samples wanted (fewer come back at the end of the track)
 
 
@@ -258,28 +272,27 @@ def sample_audio(
     workers: int | None = None,
 ) -> np.ndarray:
     """Mono float32 audio of [start, end] s at `sample_rate` (to the end of the track if `end`
-    is None or past it); NoAudioError when the file has none. `workers`: threads over spans of at
-    least 2 minutes (default 1: PyAV's audio decoding holds the GIL for most of each packet, so
-    two threads on two idle cores took as long as one and burnt 40 % more CPU)."""
+    is None or past it), laid on the track's timestamps as `load_audio` lays it; NoAudioError
+    when the file has none. For spans of a minute or more, `workers` >= 2 (default: when two
+    cores are idle) decodes in one thread and resamples in another; the samples are the same."""
     path = Path(path)
     container = open_container(path)
     try:
         stream = audio_stream_of(container, path)
-        source_rate, track_end = stream.sample_rate, _track_seconds(container, stream)
+        source_rate, time_base = stream.sample_rate, stream.time_base
+        track_end = _track_seconds(container, stream)
+        file_start = (container.start_time or 0) / av.time_base
     finally:
         container.close()
     start = max(0.0, float(start))
     stop = track_end + 1.0 if end is None else min(float(end), track_end + 1.0)
-    plan = _AudioPlan(source_rate, int(sample_rate), source_rate // math.gcd(source_rate, int(sample_rate)),
-                      round(start * sample_rate), max(0, round((stop - start) * sample_rate)))
+    rate = int(sample_rate)
+    plan = _AudioPlan(path, source_rate, Fraction(time_base) if time_base else None, file_start, rate,
+                      source_rate // math.gcd(source_rate, rate), round(start * rate),
+                      max(0, round((stop - start) * rate)))
     out = np.zeros(plan.count, dtype=np.float32)
-    spans = _audio_spans(plan, workers, stop - start)
-    if len(spans) == 1:
-        written = [_decode_audio_span(path, plan, *spans[0], out)]
-    else:
-        with ThreadPoolExecutor(max_workers=len(spans), thread_name_prefix="media-audio") as pool:
-            written = list(pool.map(lambda span: _decode_audio_span(path, plan, *span, out), spans))
-    return out[: _contiguous_end(spans, written)]
+    pipelined = stop - start >= MIN_PIPELINED_AUDIO_SECONDS and (workers or idle_cores()) >= 2
+    return out[: _decode_audio(plan, out, pipelined) - plan.first]
 
 
 def _track_seconds(container: av.container.InputContainer, stream: av.AudioStream) -> float:
@@ -288,119 +301,90 @@ def _track_seconds(container: av.container.InputContainer, stream: av.AudioStrea
     return (container.duration or 0) / av.time_base
 
 
-def _audio_spans(plan: _AudioPlan, workers: int | None, seconds: float) -> list[tuple[int, int]]:
-    """[first, end) output samples per worker, split at points where the two sample grids meet."""
-    count = max(1, min(workers or 1, int(seconds // MIN_AUDIO_SPAN_SECONDS)))
-    step = plan.grid * plan.rate // plan.source_rate  # output samples between meeting points
-    cuts = [plan.first + round(plan.count * k / count / step) * step for k in range(1, count)]
-    edges = [plan.first, *[c for c in cuts if plan.first < c < plan.first + plan.count], plan.first + plan.count]
-    return [(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
+def _decode_audio(plan: _AudioPlan, out: np.ndarray, pipelined: bool) -> int:
+    """Fill `out` (output samples plan.first onwards); returns the output sample reached.
 
-
-def _contiguous_end(spans: list[tuple[int, int]], written: list[int]) -> int:
-    """Samples filled without a hole from the start (a span that ended early ends the result)."""
-    end = spans[0][0]
-    for (first, last), done in zip(spans, written, strict=True):
-        if first != end:
-            break
-        end = done
-        if done < last:
-            break
-    return end - spans[0][0]
-
-
-def _decode_audio_span(path: Path, plan: _AudioPlan, first: int, last: int, out: np.ndarray) -> int:
-    """Fill out[first - plan.first : last - plan.first]; returns the output sample reached."""
+    The output resampler starts at a point of the shared sample grid 10 s before `start` (the
+    track's start when that is nearer), so from `start` on it is in the state a pass over the
+    whole track has there. The decoder starts a little earlier still (lapped codecs rebuild a
+    frame from the one before). If that seek did not land before the feed point (or the feed
+    point lies in a gap of the track), decoding starts again from the start of the file."""
     lead = round(AUDIO_RESAMPLER_LEAD_SECONDS * plan.source_rate) // plan.grid * plan.grid
-    feed_from = max(0, (first * plan.source_rate // plan.rate) // plan.grid * plan.grid - lead)
-    feed_to = -(-last * plan.source_rate // plan.rate) + AUDIO_TAIL_SAMPLES
-    output_at = feed_from * plan.rate // plan.source_rate  # exact: feed_from lies on the shared grid
-    container = open_container(path)
-    try:
-        stream = audio_stream_of(container, path)
-        for other in container.streams:
-            if other.index != stream.index:
-                other.discard = Discard.all
-        samples = _SourceSamples(container, stream, feed_from, feed_to)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=plan.rate)
-        block = round(AUDIO_BLOCK_SECONDS * plan.source_rate)
-        for chunk in samples.blocks(block):
-            for frame in resampler.resample(chunk):
-                output_at = _place(frame, output_at, first, last, plan, out)
-        if samples.at_end:
-            for frame in resampler.resample(None):
-                output_at = _place(frame, output_at, first, last, plan, out)
-    finally:
-        container.close()
-    return min(max(output_at, first), last)
+    feed_from = max(0, (plan.first * plan.source_rate // plan.rate) // plan.grid * plan.grid - lead)
+    seek = max(0.0, (feed_from - AUDIO_DECODER_LEAD_SAMPLES) / plan.source_rate - plan.file_start - 1.0)
+    reached = _fill_audio(plan, out, seek, feed_from, pipelined)
+    if reached is None:
+        reached = _fill_audio(plan, out, 0.0, feed_from, pipelined)
+    return reached if reached is not None else plan.first
 
 
-def _place(frame: av.AudioFrame, at: int, first: int, last: int, plan: _AudioPlan, out: np.ndarray) -> int:
-    """Copy the part of a resampled frame that lies in [first, last) into `out`; returns where it ends."""
-    samples = frame.to_ndarray().reshape(-1)
-    lo, hi = max(at, first), min(at + len(samples), last)
-    if hi > lo:
-        out[lo - plan.first : hi - plan.first] = samples[lo - at : hi - at]
-    return at + len(samples)
+def _fill_audio(plan: _AudioPlan, out: np.ndarray, seek: float, feed_from: int, pipelined: bool) -> int | None:
+    """One decoding pass; None when a seek landed past `feed_from` (nothing is written then)."""
+    blocks = decode_timeline(plan.path, plan.source_rate, plan.time_base, seek_seconds=seek, from_pts=feed_from,
+                             block=round(AUDIO_BLOCK_SECONDS * plan.source_rate))
+    first, last = plan.first, plan.first + plan.count
+    resampler = to_rate(plan.rate)
+    position = first
+    with _in_background(blocks) if pipelined else contextlib.nullcontext(blocks) as source:
+        for index, block in enumerate(itertools.chain(source, [None])):
+            if index == 0 and seek > 0 and (block is None or block.pts != feed_from):
+                return None
+            for frame in resampler.resample(block):
+                at = frame.pts if frame.pts is not None else position
+                samples = frame.to_ndarray().reshape(-1)
+                lo, hi = max(at, first), min(at + len(samples), last)
+                if hi > lo:
+                    out[lo - first : hi - first] = samples[lo - at : hi - at]
+                position = at + len(samples)
+            if position >= last:
+                break
+    return min(max(position, first), last)
 
 
-class _SourceSamples:
-    """Decoded source samples from input sample `begin` (cut exactly there) to about `end`."""
+@contextlib.contextmanager
+def _in_background(items: Iterator, depth: int = 3):
+    """Iterate `items` in a helper thread, `depth` items ahead of the consumer (a pipeline stage)."""
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
 
-    def __init__(self, container, stream: av.AudioStream, begin: int, end: int) -> None:
-        self._container, self._stream = container, stream
-        self._begin, self._end = begin, end
-        self.at_end = False
-
-    def blocks(self, size: int):
-        """AudioFrames of `size` samples (the last may be shorter), contiguous from `begin`."""
-        fifo = av.AudioFifo()
-        for frame in self._frames():
-            fifo.write(frame)
-            while fifo.samples >= size:
-                yield fifo.read(size)
-        if fifo.samples:
-            yield fifo.read()
-
-    def _frames(self):
-        rate = self._stream.sample_rate
-        base = self._stream.time_base
-        start_pts = self._stream.start_time or 0
-        seek_to = max(0, self._begin - AUDIO_DECODER_LEAD_SAMPLES)
-        self._container.seek(int(seek_to / rate / base) + start_pts, stream=self._stream, backward=True,
-                             any_frame=False)
-        # Integer arithmetic: a Fraction per frame would cost a third of the time for long tracks.
-        scale_num, scale_den = base.numerator * rate, base.denominator
-        position = None
+    def produce() -> None:
         try:
-            for frame in self._container.decode(self._stream):
-                if frame.pts is not None:
-                    position = ((frame.pts - start_pts) * scale_num * 2 + scale_den) // (2 * scale_den)
-                elif position is None:
-                    continue
-                count = frame.samples
-                if position + count <= self._begin:
-                    position += count
-                    continue
-                if position < self._begin:
-                    frame = _tail_of(frame, self._begin - position)
-                    position = self._begin
-                frame.pts = None
-                yield frame
-                position += frame.samples
-                if position >= self._end:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        handoff.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
                     return
-        except av.error.FFmpegError:
-            pass  # the decodable end of a damaged file: what came so far is the track
-        self.at_end = True
+            handoff.put((done, None))
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
+            handoff.put((done, error))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # a generator stopped early frees what it holds (here: FFmpeg's graph) now
 
+    def consume() -> Iterator:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
 
-def _tail_of(frame: av.AudioFrame, skip: int) -> av.AudioFrame:
-    """The same audio without its first `skip` samples."""
-    data = frame.to_ndarray()
-    planar = frame.format.is_planar
-    kept = data[:, skip:] if planar else data[:, skip * len(frame.layout.channels):]
-    tail = av.AudioFrame.from_ndarray(np.ascontiguousarray(kept), format=frame.format.name, layout=frame.layout.name)
-    tail.sample_rate = frame.sample_rate
-    return tail
-
+    worker = threading.Thread(target=produce, name="media-audio-decode", daemon=True)
+    worker.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                handoff.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        worker.join()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 
 from engine.media.index_code import draw_index, read_index
@@ -54,4 +56,43 @@ def write_vfr_video(path: Path, times: np.ndarray, *, gop: int = 250) -> Path:
     with VideoWriter(path, (WIDTH, HEIGHT), 25.0, gop=gop, audio_rate=None) as writer:
         for index, seconds in enumerate(times):
             writer.add_frame(index_frame(index), pts_seconds=float(seconds))
+    return path
+
+
+def write_joined_audio(path: Path, segment_seconds: float, starts: list[float], rate: int = 44100) -> Path:
+    """Copies of one stereo AAC segment placed at `starts` (s) by copying packets, as a concat
+    without re-encoding does: each copy decodes to whole 1024-sample frames, so a copy placed
+    less than its decoded length after the previous one overlaps it, one placed later leaves a gap."""
+    segment = path.with_name(f"{path.stem}.segment.mp4")
+    count = round(segment_seconds * rate)
+    t = np.arange(count) / rate
+    left = 0.4 * np.sin(2 * np.pi * 440 * t) * (0.5 + t / segment_seconds / 2)  # a ramp: misplacement shows
+    right = 0.3 * np.sin(2 * np.pi * 650 * t)
+    with av.open(str(segment), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=rate)
+        stream.layout, stream.time_base = "stereo", Fraction(1, rate)
+        samples = np.stack([left, right]).astype(np.float32)
+        for first in range(0, count, 1024):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, first : first + 1024]),
+                                               format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts, frame.time_base = rate, first, Fraction(1, rate)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with av.open(str(segment)) as source, av.open(str(path), "w", format="mp4",
+                                                   options={"movflags": "+faststart"}) as out:
+        target = out.add_stream_from_template(source.streams.audio[0])
+        last_dts = None
+        for start in starts:
+            source.seek(0)
+            for packet in source.demux(source.streams.audio[0]):
+                if packet.dts is None or packet.dts < 0:
+                    continue  # the encoder's priming packet of each copy
+                shift = round(start * rate)
+                packet.dts, packet.pts = packet.dts + shift, packet.pts + shift
+                if last_dts is not None and packet.dts <= last_dts:
+                    continue
+                last_dts = packet.dts
+                packet.stream = target
+                out.mux(packet)
+    segment.unlink()
     return path

@@ -179,7 +179,16 @@ def _huge_answers(n: int = 5_000_000) -> list[str]:
     box = "[10, 20, 110, 220], "
     return ["<answer>" * (n // 8), "1" * (n - 2) + "a1", "[x]" * (n // 3), "[" * n, "[[x]]" * (n // 5),
             "[[[[x]]]]" * (n // 9), "[}" * (n // 2), "[1 2]" * (n // 5), '[["x" 1]]' * (n // 9), '{"Frame1": [' + box * (n // 20) + "[1, 2, 3, 4]]}",
-            "[" + "[1.5, 2.5], " * (n // 12) + "[1, 2]]", "I count the things. " * (n // 20)]
+            "[" + "[1.5, 2.5], " * (n // 12) + "[1, 2]]", "I count the things. " * (n // 20)] + _deep_answers(n)
+
+
+def _deep_answers(n: int) -> list[str]:
+    """Nesting deeper than the parser's regexes reach, in shapes that defeat its run handling."""
+    distinct = "".join("[" * 9 + f"x{i}" + "]" * 9 for i in range(n // 24))
+    kinds = "".join("".join("[{"[(i >> j) & 1] for j in range(10)) + "x" + "".join(
+        "]}"[(i >> j) & 1] for j in reversed(range(10))) for i in range(n // 21))
+    return [distinct, kinds, "[a" * (n // 4) + "]a" * (n // 4), "[" * (n // 2) + "]" * (n // 2),
+            ("[" * 20 + "}") * (n // 21), ("[" * 9 + "]" * 8) * (n // 17), "[" * 20 + "[x]" * (n // 3) + "]" * 20]
 
 
 @pytest.mark.slow

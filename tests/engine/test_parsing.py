@@ -165,12 +165,46 @@ _soup = st.lists(st.sampled_from(_SOUP_PIECES), max_size=40).map("".join)
 def _bracket_soups(draw) -> str:
     """Bracket soups, some with a block nested deeper than the regexes reach or repeated many times."""
     body = draw(_soup)
-    depth = draw(st.integers(0, 12))
+    depth = draw(st.integers(0, 20))
     block = "[" * depth + body + "]" * depth
     return draw(_soup) + block * draw(st.integers(1, 5)) + draw(_soup)
+
+
+@st.composite
+def _deep_mixed_blocks(draw) -> str:
+    """Blocks up to 25 deep of both kinds, with soup between brackets, closed in mirror order or
+    with a closer flipped, dropped or added: runs of openers and closers of every make-up."""
+    kinds = draw(st.lists(st.sampled_from("[{"), max_size=25))
+    openers = "".join(k + draw(st.sampled_from(["", "", "a", " ", "[x]", '"]"'])) for k in kinds)
+    closers = ["]" if k == "[" else "}" for k in reversed(kinds)]
+    edit = draw(st.sampled_from(["none", "flip", "drop", "add"]))
+    if closers and edit != "none":
+        where = draw(st.integers(0, len(closers) - 1))
+        closers[where] = {"flip": {"]": "}", "}": "]"}[closers[where]], "drop": "", "add": closers[where] * 2}[edit]
+    gaps = [draw(st.sampled_from(["", "", "b", "[1]", "{}"])) for _ in closers]
+    block = openers + draw(_soup) + "".join(c + g for c, g in zip(closers, gaps, strict=True))
+    return draw(_soup) + block * draw(st.integers(1, 3)) + draw(_soup)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_deep_mixed_blocks())
+def test_find_json_matches_stack_matching_on_deep_mixed_blocks(text: str) -> None:
+    assert repr(find_json(text)) == repr(_reference_find_json(text))
 
 
 @settings(max_examples=3000, deadline=None)
 @given(_bracket_soups())
 def test_find_json_matches_the_plain_stack_matching_reference(text: str) -> None:
     assert repr(find_json(text)) == repr(_reference_find_json(text))  # repr: NaN != NaN
+
+
+@pytest.mark.parametrize("text", [
+    "[a[b[c[d[e[f[g[h[i[1]j]k]l]m]n]o]p]q]r] [2]",  # runs with text between their brackets
+    "{" + "[a" * 12 + "]a" * 11 + "}b] [3]",  # a mismatch inside a closer run with text: cleared there
+    "[" * 12 + "]" * 13 + " [4]",  # the run pops past the block's end: the rest are stray closers
+    "[" * 10 + "[1]" * 3 + "}" + "]" * 10 + "[5]",  # pairs inside a deep block, then a mismatch
+    "[" * 10 + '"]"' + "]" * 10 + "[6]",  # a string's bracket still counts
+    "[{" * 6 + "x" + "}]" * 6 + "[{" * 6 + "y" + "}]" * 5 + "] [7]",
+])
+def test_deep_blocks_follow_stack_matching(text: str) -> None:
+    assert repr(find_json(text)) == repr(_reference_find_json(text))
