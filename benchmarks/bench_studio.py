@@ -1,10 +1,17 @@
 """Studio item-switching benchmark: the real window driven by key presses (Ctrl+Down / Ctrl+Up, the
-browser's next/previous item), timed from the key press to the new item's frame on screen and its
-WCS tree filled, over 100 switches across the demo's 4 videos, in the single-run and the two-run
-compare view. The baseline, measured in the same run, is what a plain viewer pays per switch on the
-same frames: open the item's video with cv2 and seek to the clue (no scoring, tree or overlays).
+browser's next/previous item) over 100 switches across the demo's 4 videos, in the single-run and the
+two-run compare view. Two figures per case, timed at the end of a paint (a probe records what the
+player's view, the tree and the timeline showed when each was painted):
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_studio.py [--demo-dir DIR] [--switches 100] [--json]
+- shown: key press -> the new item's frame and its WCS tree (A|B tree) painted;
+- settled: key press -> everything for the item drawn (timeline range, waveform, tiers, spectrogram
+  when on, browser row) and nothing left deferred.
+
+The baseline, measured in the same run, is what a plain viewer pays per switch for the frame alone:
+open the item's video with cv2, seek to the clue, read (no scoring, tree, overlays or painting);
+each figure's p95 is also given as a ratio to the baseline's. See docs/studio-performance.md.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_studio.py [--demo-dir DIR] [--switches 100] [--spectrogram] [--json]
 """
 
 from __future__ import annotations
