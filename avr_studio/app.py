@@ -109,7 +109,9 @@ def settle(app, window, seconds: float = 3.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         app.processEvents()
-        busy = not window.player.worker.idle or window.timeline._loaders
+        index = window.selection.item_index
+        busy = (not window.player.worker.idle or window.timeline._loaders
+                or (index is not None and not window.item_settled(index)))
         if not busy and window.player.presented is not None and time.monotonic() > deadline - seconds + 0.5:
             break
         time.sleep(0.01)

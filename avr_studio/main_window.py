@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from avr_studio.item_switch import ItemSwitch
 from avr_studio.models import Edits, Playhead, ScoreBoard, Selection, Session, disconnect_all
 from avr_studio.models.navigation import Navigator
 from avr_studio.playback.decode_worker import prefer_gui_thread
@@ -56,7 +57,6 @@ class MainWindow(QMainWindow):
         self.navigator = Navigator(self.session, self.selection, self.scores, self.playhead)
         self.last_error: str | None = None
         self._error_box: QMessageBox | None = None
-        self._prefetch_pending = False
         self._errors: list[str] = []
         self._build()
         self._build_actions()
@@ -89,6 +89,12 @@ class MainWindow(QMainWindow):
         self.transport = Transport(self.playhead, self._transport_actions())
         self.player.info_bar.addWidget(self.transport.clock)
         self.timeline = Timeline(self.session, self.selection, self.playhead, self.scores)
+        # what is not the frame or the tree is drawn once the new item's frame is painted
+        prefetch = weakref.WeakMethod(self._prefetch_neighbours)  # no cycle keeps a closed window alive
+        selection = self.selection
+        self.item_switch = ItemSwitch(lambda: selection.item_index,
+                                      [self.timeline.flush, lambda: (method := prefetch()) and method()], self)
+        self.player.item_presented.connect(self.item_switch.frame_presented)
         self.wcs_panel = WcsPanel(self.session, self.selection, self.scores)
         self.compare_panel = ComparePanel(self.session, self.selection, self.scores)
         self.right_panel = QStackedWidget()
@@ -208,7 +214,6 @@ class MainWindow(QMainWindow):
         self.summary.thinking.strict_requested.connect(lambda: self.set_scoring_mode("strict"))
         self.selection.instance_changed.connect(self._on_instance)
         self.player.status.connect(self.show_status)
-        self.player.frame_shown.connect(self._prefetch_neighbours)
         # playing needs every cycle: drop what is left to prefetch
         self.playhead.playing_changed.connect(lambda on: self.player.worker.prefetch([]) if on else None)
         self.timeline.status.connect(self.show_status)
@@ -373,17 +378,29 @@ class MainWindow(QMainWindow):
 
     # ---- glue between models -------------------------------------------------------------
     def _on_item(self, _index) -> None:
+        """Open the item: its video (the frame request goes out first), the playhead at its start,
+        and its boxes at once if that frame is already on screen; the rest waits for the frame."""
         self.statusBar().clearMessage()  # a message about the previous item must not linger
+        self.item_switch.item_changed()
+        self.timeline.schedule_item()  # before the playhead moves: its line moves with the tiers
+        self.player.open_item()
         self.navigator.open_item()
-        self._prefetch_pending = True  # once this item's frame is on screen (not competing with it)
+        self.player.present_if_current()
 
     def _prefetch_neighbours(self) -> None:
-        """Decode where the neighbouring rows open, in the background: paging on is then a cache hit."""
-        if not self._prefetch_pending or self.playhead.playing:
+        """Decode where the neighbouring rows open, in the background (once this item's frame is on
+        screen, not competing with it): paging on is then a cache hit."""
+        if self.playhead.playing:
             return
-        self._prefetch_pending = False
         order = self.browser.visible_order(around=self.selection.item_index)
         self.player.worker.prefetch(self.navigator.prefetch_targets(order))
+
+    def item_settled(self, index: int) -> bool:
+        """Everything for item `index` is drawn: nothing deferred is left (the benchmark's second figure)."""
+        timeline = self.timeline
+        return (self.selection.item_index == index and not self.item_switch.pending and not timeline.pending
+                and timeline.shown_index == index and timeline.track.ready and timeline.spectrogram.ready
+                and self.browser.current_index() == index)
 
     def compare_runs(self, a: str, b: str) -> None:
         """The compare view of runs A and B (names as shown, or an unambiguous part of one)."""
@@ -476,6 +493,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop threads and the audio stream; safe to call twice."""
         self.playhead.set_playing(False)
+        self.item_switch.stop()
         self.run_tools.shutdown()
         self.engine.shutdown()
         self.reward_inspector.shutdown()

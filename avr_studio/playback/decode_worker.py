@@ -22,6 +22,10 @@ from avr_studio.playback.video_pool import Prefetcher, VideoPool
 #: GIL hand-over interval while decoding threads run: CPython's default (5 ms) lets a busy decoder
 #: hold the GIL long enough to stall the GUI thread for tens of milliseconds while scrubbing.
 GUI_SWITCH_INTERVAL = 0.001
+#: A request at most this many frames after the last one is sequential (playing, stepping): the
+#: engine then reads ahead of it. Anything else is a jump (a new item, a scrub): no read-ahead, which
+#: would only spend the CPU the window needs to draw the new item.
+SEQUENTIAL_FRAMES = 12
 
 
 def prefer_gui_thread() -> None:
@@ -178,7 +182,8 @@ class DecodeWorker(QThread):
             if index == self._last_index:  # that frame is on screen already: nothing to send
                 self.presented()
                 return
-            image = video.frame_at(video.frame_time(index))
+            sequential = self._last_index is not None and 0 < index - self._last_index <= SEQUENTIAL_FRAMES
+            image = video.frame(index, read_ahead=sequential)
         except MediaError as exc:
             self.presented()
             self.failed.emit(str(self._path), str(exc))

@@ -3,7 +3,9 @@
 Paging through items with the arrow keys jumps between a few videos and far-apart times; opening a
 file and decoding from the previous keyframe is most of a switch. The prefetcher decodes the
 neighbouring items' first frames in the background into the same (pooled) Video objects, so the
-switch finds its frame in the cache.
+switch finds its frame in the cache. It decodes with `Video.warm`, one frame per hold of the
+decoder lock, and steps aside the moment the foreground asks that video for a frame: a prefetch
+never makes the frame on screen wait.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from pathlib import Path
 POOL_SIZE = 4
 #: Frame cache per pooled video (the engine's default is 256 MB).
 POOL_CACHE_MB = 128
-#: The prefetcher waits until the foreground has asked for no frame for this long (scrubbing,
-#: playing and the switch itself come first).
-QUIET_SECONDS = 0.15
+#: The prefetcher waits until the foreground has asked for no frame for this long (scrubbing and
+#: playing come first; the window asks for a prefetch once the new item is on screen).
+QUIET_SECONDS = 0.02
 
 
 class VideoPool:
@@ -83,12 +85,14 @@ class Prefetcher(threading.Thread):
         self.last_request = last_request  # monotonic time of the foreground's latest frame request
         self._cond = threading.Condition()
         self._targets: list[tuple[Path, float]] = []
+        self._serial = 0  # bumped by every new target list
         self._stopping = False
         self.done = 0
 
     def prefetch(self, targets: list[tuple[Path, float]]) -> None:
         with self._cond:
             self._targets = list(targets)
+            self._serial += 1
             self._cond.notify()
 
     def stop(self) -> None:
@@ -111,16 +115,23 @@ class Prefetcher(threading.Thread):
                 if quiet_for < QUIET_SECONDS:
                     self._cond.wait(QUIET_SECONDS - quiet_for)
                     continue
-                path, t = self._targets.pop(0)
-            self._warm(path, t)
+                path, t = self._targets[0]
+                serial = self._serial
+            finished = self._warm(path, t, serial)
+            with self._cond:
+                if finished and serial == self._serial and self._targets[:1] == [(path, t)]:
+                    self._targets.pop(0)
 
-    def _warm(self, path: Path, t: float) -> None:
+    def _warm(self, path: Path, t: float, serial: int) -> bool:
+        """Decode the frame at t into the pooled video's cache. False: stepped aside for the
+        foreground (tried again once it is quiet) or the targets changed."""
         from engine.errors import UserError
 
         try:
             video = self.pool.get(path)
-            # frames_at: into the cache, with no read-ahead behind it (that is for playback)
-            video.frames_at([min(max(0.0, t), video.duration)])
-            self.done += 1
+            index = video.frame_index_at(min(max(0.0, t), video.duration))
+            done = video.warm(index, should_stop=lambda: self._stopping or serial != self._serial)
         except (UserError, OSError, ValueError):
-            return
+            return True  # the foreground reports its own errors; nothing to retry
+        self.done += int(done)
+        return done

@@ -386,6 +386,13 @@ class Browser(QWidget):
                 rows = range(max(0, at - reach), min(self.proxy.rowCount(), at + reach + 1))
         return [self.model.rows[self.proxy.mapToSource(self.proxy.index(r, 0)).row()].index for r in rows]
 
+    def current_index(self) -> int | None:
+        """The item of the table's current row (None: no row)."""
+        current = self.table.currentIndex()
+        if not current.isValid():
+            return None
+        return self.model.rows[self.proxy.mapToSource(current).row()].index
+
     def select_index(self, index: int) -> None:
         """Programmatic selection (tests, --select): same path as a click."""
         self.selection.select_item(index)

@@ -140,14 +140,14 @@ class ComparePanel(QWidget):
         return f"count: {', '.join(parts)}   GT {item.answer}" if parts else ""
 
     def _fill_tree(self) -> None:
+        """Rows built detached, inserted in one go (one insertion for the view, not one per row)."""
         self.tree.clear()
-        for node in self.nodes:
-            self._add(self.tree, node)
+        self.tree.addTopLevelItems([self._add(None, node) for node in self.nodes])
         self.tree.expandAll()
 
-    def _add(self, parent, node: CompareNode) -> None:
+    def _add(self, parent, node: CompareNode) -> QTreeWidgetItem:
         cells = [node.name, *self._cells(node.a), *self._cells(node.b)]
-        row = QTreeWidgetItem(parent, cells)
+        row = QTreeWidgetItem(cells) if parent is None else QTreeWidgetItem(parent, cells)
         row.setToolTip(0, node.name)
         for column, side in ((2, node.a), (4, node.b)):
             if side.kind:
@@ -162,6 +162,7 @@ class ComparePanel(QWidget):
             row.setFont(0, font)
         for child in node.children:
             self._add(row, child)
+        return row
 
     @staticmethod
     def _cells(side: Side) -> list[str]:

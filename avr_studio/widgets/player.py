@@ -12,13 +12,15 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
-from superqt import QElidingLabel, QLabeledDoubleSlider
+from superqt import QLabeledDoubleSlider
 
 from avr_studio.models import Playhead, ScoreBoard, Selection, Session
 from avr_studio.models.edits import with_box
 from avr_studio.models.overlay import frame_boxes, selected_boxes, shown_frames
 from avr_studio.palette import KIND_COLOURS, KIND_LABELS
 from avr_studio.playback.decode_worker import DecodedFrame, DecodeWorker, VideoInfo
+from avr_studio.widgets.item_layer import settle_scene
+from avr_studio.widgets.labels import QuietLabel
 from avr_studio.widgets.overlays import BoxOverlay, RunLayer
 from engine.media.errors import MediaError
 
@@ -40,6 +42,7 @@ class Player(QWidget):
     status = Signal(str)
     video_info = Signal(object)  # VideoInfo or None
     frame_shown = Signal()  # a frame was presented (with its overlays)
+    item_presented = Signal()  # the selected item is on screen: its frame, or the placeholder saying why not
 
     def __init__(self, session: Session, selection: Selection, playhead: Playhead, scores: ScoreBoard,
                  parent=None) -> None:
@@ -55,7 +58,8 @@ class Player(QWidget):
         self.worker.opened.connect(self._on_opened)
         self.worker.failed.connect(self._on_failed)
         self.worker.start()
-        selection.item_changed.connect(lambda _i: self.open_item())
+        # the item itself is opened by the window (`open_item`, then `present_if_current` once the
+        # playhead is at the item's start): the order of the two matters
         selection.run_changed.connect(lambda _r: self.render_overlays())
         selection.compare_changed.connect(lambda _r: self.render_overlays())
         selection.compare_mode_changed.connect(self._on_compare_mode)
@@ -86,7 +90,7 @@ class Player(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.graphics)
         self.stack.addWidget(self.placeholder)
-        self.clock_label = QElidingLabel("no video")
+        self.clock_label = QuietLabel("no video")  # changes on every frame: never re-lays out the window
         self.clock_label.setObjectName("frameClock")
         self.legend = QLabel(legend_html())
         self.legend.setObjectName("legend")
@@ -104,10 +108,11 @@ class Player(QWidget):
 
     # ---- opening -------------------------------------------------------------------------
     def open_item(self) -> None:
+        """Open the selected item's video. The same video: the frame on screen stays (with the old
+        item's boxes) until the new item's frame arrives, when both change at once."""
         item = self.session.item(self.selection.item_index)
         path = self.session.video_path(item) if item else None
         if path == self.path and self.info is not None:
-            self.render_overlays()
             return
         self.path, self.info, self.presented = path, None, None
         self.playhead.clear_media()  # the new item's times must not be clamped to the old video
@@ -123,6 +128,17 @@ class Player(QWidget):
         self.worker.open(path)
         if path is None:
             self.video_info.emit(None)
+            self.item_presented.emit()
+
+    def present_if_current(self) -> None:
+        """Called once the playhead is at the new item's start: where the frame on screen is already
+        that frame (same video, same frame), no new frame comes, so the item's boxes go on it now."""
+        frame, info = self.presented, self.info
+        if frame is None or info is None or frame.path != self.path:
+            return
+        if frame.index == self._frame_index_or_none(self.playhead.time):
+            self.render_overlays()
+            self.item_presented.emit()
 
     def _on_opened(self, info: VideoInfo) -> None:
         if info.path != self.path:
@@ -139,6 +155,7 @@ class Player(QWidget):
                 self._show_placeholder(message)
                 self.playhead.mark_unplayable()
             self.status.emit(message)
+            self.item_presented.emit()
 
     def _show_placeholder(self, text: str) -> None:
         self.placeholder.setText(text)
@@ -151,7 +168,9 @@ class Player(QWidget):
             if frame.path != self.path or self.info is None:
                 return
             first = self.presented is None
-            self.image.setImage(frame.image, autoLevels=False, levels=(0, 255))
+            # levels=None: 8-bit RGB goes straight into a QImage; levels=(0, 255) would rescale every
+            # pixel of a 720p frame in numpy on each paint (50-200 ms on 2 cores)
+            self.image.setImage(frame.image, autoLevels=False, levels=None)
             self.presented = frame
             if first:
                 h, w = frame.image.shape[:2]
@@ -164,9 +183,12 @@ class Player(QWidget):
                 f"{self.info.fps:g} fps   overlays for this frame"
             )
             self.render_overlays()
+            settle_scene(self.graphics)
         finally:
             self.worker.presented()
         self.frame_shown.emit()
+        if self.presented is frame and frame.index == self._frame_index_or_none(self.playhead.time):
+            self.item_presented.emit()  # the frame the item opens at (not a late one of the last request)
 
     def render_overlays(self) -> None:
         """Overlays of the presented frame (not of the requested time)."""

@@ -35,6 +35,16 @@ class RangeRequest:
     columns: int
 
 
+def colour_indices(db: np.ndarray) -> np.ndarray:
+    """dB as 0..255 colour-map indices over the top DYNAMIC_RANGE_DB (done on the worker thread:
+    the image then goes to the screen through the map's table, with no per-pixel scaling there)."""
+    if not db.size:
+        return np.zeros(db.shape, dtype=np.uint8)
+    top = float(db.max())
+    scaled = (db - (top - DYNAMIC_RANGE_DB)) * (255.0 / DYNAMIC_RANGE_DB)
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
 def frequency_ticks(bin_hz: np.ndarray = BIN_HZ) -> list[tuple[float, str]]:
     """Axis ticks at round frequencies, placed at their (fractional) mel bin row."""
     rows = np.arange(len(bin_hz)) + 0.5
@@ -65,6 +75,7 @@ class SpectrogramTier(pg.PlotItem):
         self._source_path: Path | None = None
         self._in_flight: RangeRequest | None = None
         self._pending: RangeRequest | None = None
+        self._answered: Path | None = None  # the file whose range was last drawn (or found silent)
         self._workers: list = []
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get("viridis"))
@@ -93,6 +104,19 @@ class SpectrogramTier(pg.PlotItem):
         self.image.clear()
         self.note.setText("")
         self._requery_soon.start()
+
+    @property
+    def ready(self) -> bool:
+        """Nothing left to draw for the current file and range (or the tier is off)."""
+        if not self.enabled or self.path is None:
+            return True
+        idle = self._pending is None and self._in_flight is None and not self._requery_soon.isActive()
+        return idle and self._answered == self.path
+
+    def requery_now(self) -> None:
+        """Fetch the visible range now (a new item: no zoom gesture to wait out)."""
+        self._requery_soon.stop()
+        self.requery()
 
     def set_enabled(self, enabled: bool) -> None:
         """Hidden: nothing is computed; shown again: the visible range is fetched."""
@@ -128,7 +152,7 @@ class SpectrogramTier(pg.PlotItem):
         self._workers.append(worker)
         worker.start()
 
-    def _compute(self, request: RangeRequest) -> tuple[RangeRequest, Spectrogram | None]:
+    def _compute(self, request: RangeRequest) -> tuple[RangeRequest, Spectrogram | None, np.ndarray | None]:
         """Worker thread: the source is touched by one request at a time."""
         lower_this_thread_priority()
         if self._source_path != request.path:
@@ -136,8 +160,9 @@ class SpectrogramTier(pg.PlotItem):
                 self._source.close()
             self._source, self._source_path = open_spectrogram(request.path, self.cache_dir), request.path
         if self._source is None:
-            return request, None
-        return request, self._source.range(request.start, request.end, request.columns)
+            return request, None, None
+        spectrogram = self._source.range(request.start, request.end, request.columns)
+        return request, spectrogram, colour_indices(spectrogram.db)
 
     def _worker_done(self, worker) -> None:
         if worker in self._workers:
@@ -145,18 +170,20 @@ class SpectrogramTier(pg.PlotItem):
         self._in_flight = None
         self._start_next()
 
-    def _on_result(self, result: tuple[RangeRequest, Spectrogram | None]) -> None:
-        request, spectrogram = result
+    def _on_result(self, result: tuple[RangeRequest, Spectrogram | None, np.ndarray | None]) -> None:
+        request, spectrogram, shades = result
         if request.path != self.path:
             return  # the item changed meanwhile
+        self._answered = request.path
         if spectrogram is None:
             self._say("no audio track")
             return
         if request.serial == self._serial or self.shown is None:
-            self.show(spectrogram)
+            self.show(spectrogram, shades)
 
     def _on_error(self, request: RangeRequest, exc: BaseException) -> None:
         if request.path == self.path:
+            self._answered = request.path
             self._say(f"{request.path.name}: cannot read audio ({exc})")
 
     def _say(self, text: str) -> None:
@@ -166,10 +193,11 @@ class SpectrogramTier(pg.PlotItem):
         self.status.emit(text)
 
     # ---- drawing ---------------------------------------------------------------------------
-    def show(self, spectrogram: Spectrogram) -> None:
+    def show(self, spectrogram: Spectrogram, shades: np.ndarray | None = None) -> None:
+        """Draw it; `shades`: its `colour_indices` (computed here if not given)."""
         db = spectrogram.db
-        top = float(db.max()) if db.size else 0.0
-        self.image.setImage(db, levels=(top - DYNAMIC_RANGE_DB, top), autoLevels=False)
+        shades = colour_indices(db) if shades is None else shades
+        self.image.setImage(shades, levels=None, autoLevels=False)
         self.image.setRect(QRectF(spectrogram.start, 0.0, spectrogram.end - spectrogram.start, db.shape[0]))
         self.note.setText("")
         self.shown = spectrogram

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QToolButton, QWidget
-from superqt import QElidingLabel
 
 from avr_studio.models import Playhead
 from avr_studio.models.playhead import HOP_SECONDS, SPEEDS
+from avr_studio.widgets.labels import QuietLabel
 
 
 def format_clock(t: float, hours: bool = True) -> str:
@@ -54,7 +54,7 @@ class Transport(QWidget):
         self.speed.setToolTip("playback speed ( - / + )")
         self.speed.currentIndexChanged.connect(lambda i: playhead.set_speed(SPEEDS[i]))
         layout.addWidget(self.speed)
-        self.clock = QElidingLabel()  # elided, never widening: the bar must not set the window's minimum size
+        self.clock = QuietLabel()  # elided, never widening or re-laying out the window (it changes every frame)
         self.clock.setObjectName("transportClock")
         # room for its widest text from the start, so it never changes the window's minimum size
         self.clock.setMinimumWidth(self.clock.fontMetrics().horizontalAdvance("0:00:00.000 / 0:00:00.000") + 12)

@@ -47,6 +47,7 @@ class WcsPanel(QWidget):
         super().__init__(parent)
         self.session, self.selection, self.scores = session, selection, scores
         self.shown: ClueScore | None = None
+        self._stale = True  # hidden (the compare view shows its own panel): redrawn when shown
         self._build()
         self.refresh()
         selection.item_changed.connect(lambda _i: self.refresh())
@@ -111,6 +112,19 @@ class WcsPanel(QWidget):
 
     # ---- model -> view -------------------------------------------------------------------
     def refresh(self) -> None:
+        """Show the selected item and run; while the panel is hidden, only remember to."""
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._draw()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if self._stale:
+            self._draw()
+        super().showEvent(event)
+
+    def _draw(self) -> None:
+        self._stale = False
         item = self.session.item(self.selection.item_index)
         run = self.session.run(self.selection.run_name)
         self.shown = self.scores.clue_score(self.selection.run_name, self.selection.item_index)
@@ -162,15 +176,20 @@ class WcsPanel(QWidget):
         return self.scores.edits.has(self.selection.run_name, self.selection.item_index)
 
     def _fill_tree(self, score: ClueScore | None) -> None:
+        """The rows are built detached and inserted in one go (one insertion for the view, not one
+        per row, each re-measuring the columns)."""
         self.tree.blockSignals(True)
         self.tree.clear()
+        clusters = []
         if score is not None:
             for c, cluster in enumerate(score.clusters):
-                node = self._row(self.tree, self._cluster_name(score, cluster), None, cluster.la, cluster.cap, cluster.score)
+                node = self._row(None, self._cluster_name(score, cluster), None, cluster.la, cluster.cap, cluster.score)
                 for f, frame in enumerate(cluster.frames):
                     frame_node = self._row(node, self._frame_name(frame), InstanceRef(c, f), frame.la, frame.cap, frame.score)
                     for m, match in enumerate(frame.matches):
                         self._match_row(frame_node, match, InstanceRef(c, f, m))
+                clusters.append(node)
+        self.tree.addTopLevelItems(clusters)
         self.tree.expandAll()
         self.tree.blockSignals(False)
 
@@ -190,7 +209,8 @@ class WcsPanel(QWidget):
         return f"Frame {frame.frame + 1}{when}{counts}"
 
     def _row(self, parent, name, ref, la, cap, score) -> QTreeWidgetItem:
-        node = QTreeWidgetItem(parent, [name, "", "", _f(la), _f(cap), _f(score)])
+        cells = [name, "", "", _f(la), _f(cap), _f(score)]
+        node = QTreeWidgetItem(cells) if parent is None else QTreeWidgetItem(parent, cells)
         node.setData(0, REF_ROLE, ref)
         node.setToolTip(0, name)
         return node
@@ -234,6 +254,8 @@ class WcsPanel(QWidget):
     # ---- for tests ---------------------------------------------------------------------
     def tree_rows(self) -> list[list[str]]:
         """Every row of the tree, depth-first, as the texts shown."""
+        if self._stale:
+            self._draw()
         rows: list[list[str]] = []
 
         def walk(node: QTreeWidgetItem) -> None:

@@ -166,19 +166,51 @@ class Video:
 
     # ----- frames ------------------------------------------------------------------------------
 
-    def frame_at(self, seconds: float) -> np.ndarray:
+    def frame_at(self, seconds: float, read_ahead: bool = True) -> np.ndarray:
         """(H, W, 3) uint8 RGB frame whose display interval contains `seconds` (read-only array)."""
-        return self.frame(self._index.index_at(seconds))
+        return self.frame(self._index.index_at(seconds), read_ahead)
 
-    def frame(self, index: int) -> np.ndarray:
-        """(H, W, 3) uint8 RGB frame number `index` (read-only array)."""
+    def frame(self, index: int, read_ahead: bool = True) -> np.ndarray:
+        """(H, W, 3) uint8 RGB frame number `index` (read-only array). `read_ahead=False`: a jump
+        (opening an item, a scrub) that need not start decoding the frames after it."""
         self._index.check_index(index)
         frame = self._cache.get(index)
         if frame is None:
             frame = self._decode_locked(index, self._backward_frames)
         if self._read_ahead is not None:
-            self._read_ahead.request(index)
+            if read_ahead:
+                self._read_ahead.request(index)
+            else:
+                self._read_ahead.cancel()
         return frame
+
+    def warm(self, index: int, should_stop=lambda: False) -> bool:
+        """Decode frame `index` into the cache for later, giving way to anyone who needs a frame now:
+        the decoder lock is taken for one frame at a time, and this returns False (the frame not
+        decoded yet; call again to go on from where it stopped) as soon as a `frame()` call waits
+        for it or `should_stop()` is true. True once the frame is cached."""
+        self._index.check_index(index)
+        while index not in self._cache:
+            if self._waiting > 0 or should_stop():
+                return False
+            with self._lock:
+                self._check_open()
+                if index not in self._cache:
+                    self._decode_one_towards(index)
+        return True
+
+    def _decode_one_towards(self, index: int) -> None:
+        """One decoding step towards frame `index` (under the lock): seek if it cannot be reached by
+        going on, decode one frame, cache it if it is `index`."""
+        if not self._can_continue_to(index):
+            self._seek_to_keyframe_before(index)
+        frame = self._next_decoded_frame(index)
+        found = self._index.index_of_pts(frame.pts if frame.pts is not None else frame.dts)
+        self._next_index = found + 1
+        if found == index:
+            self._cache.put(found, frame_to_rgb(frame))
+        elif found > index:  # a keyframe the index did not flag: the full decode handles it
+            self._decode_to(index, keep_before=0)
 
     def frames_at(self, times: Sequence[float]) -> list[np.ndarray]:
         """Frames shown at each of `times`, in the given order (decoded in time order)."""

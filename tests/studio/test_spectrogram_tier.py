@@ -52,6 +52,11 @@ def test_the_tier_draws_the_beeps_in_their_rows(qtbot, tier, beep_video):
     assert spec.start <= 0.0 and spec.end >= 8.0
     image = tier.image.image
     assert image.shape == spec.db.shape  # rows = mel bins, columns = time
+    # colour-map indices made on the worker thread: the loudest cell at the top of the map, 80 dB
+    # below it at the bottom (the image is drawn through the map's table, not rescaled per paint)
+    assert image.dtype == np.uint8 and image.max() == 255
+    assert image[np.unravel_index(np.argmax(spec.db), spec.db.shape)] == 255
+    assert (image[spec.db <= spec.db.max() - 80.0] == 0).all()
     assert abs(spec.loudest_bin_at(1.0) - row_of(BEEP_HZ["low beep"])) <= 1
     assert abs(spec.loudest_bin_at(4.0) - row_of(BEEP_HZ["high beep"])) <= 1
     rect = tier.image.mapRectToParent(tier.image.boundingRect())

@@ -19,7 +19,8 @@ def tier_pen(kind: str, dashed: bool, width: float = 2):
 
 
 class IntervalHandles:
-    """Regions by slot (position in the prediction's interval list); a drag calls `on_moved(slot, (s, e))`."""
+    """Regions by slot (position in the prediction's interval list); a drag calls `on_moved(slot, (s, e))`.
+    Regions are kept across items (hidden when unused): building one costs more than moving it."""
 
     def __init__(self, plot: pg.PlotItem, on_moved: Callable[[int, tuple[float, float]], None],
                  on_finished: Callable[[], None] = lambda: None) -> None:
@@ -29,6 +30,9 @@ class IntervalHandles:
         self.regions: dict[int, pg.LinearRegionItem] = {}
         self.editing_slot: int | None = None
         self._placing = False
+        self._spare: list[pg.LinearRegionItem] = []
+        self._slot_of: dict[int, int] = {}  # id(region) -> the slot it edits now
+        self._look: dict[int, tuple] = {}  # id(region) -> (kind, span) it is drawn with
 
     def sync(self, preds: list[OverlayInterval], span: tuple[float, float]) -> None:
         """Regions for these predictions, spanning the tier (fractions of the plot's height)."""
@@ -37,28 +41,37 @@ class IntervalHandles:
         for iv in preds:
             region = self.regions.get(iv.slot)
             if region is None:
-                region = pg.LinearRegionItem((iv.start, iv.end), movable=True, span=span, swapMode="sort")
-                region.setZValue(30)
-                region.sigRegionChanged.connect(lambda reg, s=iv.slot: self._moved(s, reg))
-                region.sigRegionChangeFinished.connect(lambda _reg: self.on_finished())
-                self.plot.addItem(region)
+                region = self._spare.pop() if self._spare else self._new_region()
+                self._slot_of[id(region)] = iv.slot
                 self.regions[iv.slot] = region
-            region.span = span
-            for line in region.lines:
-                line.setSpan(*span)
-            region.update()
-            colour = kind_colour(iv.kind)
-            region.setBrush(pg.mkBrush(colour + "70"))
-            region.setHoverBrush(pg.mkBrush(colour + "A0"))
-            for line in region.lines:
-                line.setPen(tier_pen(iv.kind, True, 3))
+                region.show()
+            look = (iv.kind, tuple(span))
+            if self._look.get(id(region)) != look:
+                self._look[id(region)] = look
+                region.span = span
+                for line in region.lines:
+                    line.setSpan(*span)
+                region.update()
+                colour = kind_colour(iv.kind)
+                region.setBrush(pg.mkBrush(colour + "70"))
+                region.setHoverBrush(pg.mkBrush(colour + "A0"))
+                for line in region.lines:
+                    line.setPen(tier_pen(iv.kind, True, 3))
             if iv.slot != self.editing_slot:
                 self._placing = True
                 region.setRegion((iv.start, iv.end))
                 self._placing = False
 
+    def _new_region(self) -> pg.LinearRegionItem:
+        region = pg.LinearRegionItem((0.0, 1.0), movable=True, swapMode="sort")
+        region.setZValue(30)
+        region.sigRegionChanged.connect(lambda reg: self._moved(self._slot_of[id(reg)], reg))
+        region.sigRegionChangeFinished.connect(lambda _reg: self.on_finished())
+        self.plot.addItem(region)
+        return region
+
     def _moved(self, slot: int, region: pg.LinearRegionItem) -> None:
-        if self._placing:
+        if self._placing or self.regions.get(slot) is not region:
             return
         self.editing_slot = slot
         try:
@@ -68,5 +81,6 @@ class IntervalHandles:
 
     def clear(self) -> None:
         for region in self.regions.values():
-            self.plot.removeItem(region)
+            region.hide()
+            self._spare.append(region)
         self.regions.clear()

@@ -3,6 +3,7 @@ width on every range change, so zoom and pan stay smooth over an hour of audio."
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,13 @@ class ScrubViewBox(pg.ViewBox):
         super().mouseDragEvent(ev, axis)
 
 
+#: Envelopes kept in memory (LRU): paging between items of a few videos reloads none of them.
+ENVELOPES_KEPT = 8
+
+
 class WaveformTrack:
-    """Loads a file's envelope off the GUI thread and draws min/max per screen pixel."""
+    """Loads a file's envelope off the GUI thread (once: recent ones stay in memory) and draws
+    min/max per screen pixel."""
 
     def __init__(self, plot: pg.PlotItem, duration) -> None:
         self.plot = plot
@@ -43,6 +49,14 @@ class WaveformTrack:
         plot.addItem(self.curve)
         self.no_audio = pg.TextItem("", color=TEXT_ON_DARK, anchor=(0, 0.5))
         plot.addItem(self.no_audio)
+        self._loaded: OrderedDict[Path, tuple[object, str]] = OrderedDict()  # path -> (pyramid, error)
+        self.loaded_path: Path | None = None  # the path whose envelope (or its absence) is shown
+        self._closed = False
+
+    @property
+    def ready(self) -> bool:
+        """The shown file's envelope is drawn, or it is known to have none."""
+        return self.loaded_path == self.audio_path
 
     def load(self, path: Path | None) -> None:
         if path == self.audio_path:
@@ -51,6 +65,11 @@ class WaveformTrack:
         self.curve.setData([], [])
         self.no_audio.setText("")
         if path is None or not path.is_file():
+            self.loaded_path = path
+            return
+        if path in self._loaded:
+            self._loaded.move_to_end(path)
+            self._on_envelope(path, *self._loaded[path])
             return
         loader = EnvelopeLoader(path)
         loader.loaded.connect(self._on_envelope)
@@ -64,8 +83,14 @@ class WaveformTrack:
             loader.deleteLater()
 
     def _on_envelope(self, path: Path, pyramid, error: str) -> None:
+        if self._closed:  # delivered after the window closed (queued before the loader was reaped)
+            return
+        self._loaded[path] = (pyramid, error)
+        while len(self._loaded) > ENVELOPES_KEPT:
+            self._loaded.popitem(last=False)
         if path != self.audio_path:
             return
+        self.loaded_path = path
         self.pyramid = pyramid
         if pyramid is None:
             self.no_audio.setText(error or "no audio track")
@@ -98,6 +123,7 @@ class WaveformTrack:
         self.curve.setData(x[finite], y[finite])
 
     def shutdown(self) -> None:
+        self._closed = True
         for loader in self.loaders:
             loader.wait(10000)
             loader.loaded.disconnect(self._on_envelope)

@@ -18,7 +18,7 @@ from avr_studio.models.overlay import (
     pred_frame_ticks,
 )
 from avr_studio.palette import DIFFERENCE, LOOP_SHADE, PLAYHEAD, QUERY_SHADE, TEXT_ON_DARK, TRACK_BACKGROUND
-from avr_studio.widgets.item_layer import ItemLayer
+from avr_studio.widgets.item_layer import ItemPool, settle_scene
 from avr_studio.widgets.spectrogram_tier import SpectrogramTier
 from avr_studio.widgets.timeline.edit_handles import IntervalHandles
 from avr_studio.widgets.timeline.tiers import ROW_HEIGHT, TierPainter
@@ -26,6 +26,8 @@ from avr_studio.widgets.timeline.waveform import ScrubViewBox, WaveformTrack
 from engine.benchmark import Item
 
 ZOOM_MARGIN = 0.25  # of the interval's length, each side, on double-click
+#: A new item's tiers are drawn when the window says its frame is on screen, else after this long.
+ITEM_FALLBACK_MS = 250
 
 
 class Timeline(QWidget):
@@ -35,30 +37,64 @@ class Timeline(QWidget):
                  parent=None) -> None:
         super().__init__(parent)
         self.session, self.selection, self.playhead, self.scores = session, selection, playhead, scores
-        self.rows: list[tuple[str, list[OverlayInterval]]] = []  # (tier name, intervals), top to bottom
-        self.differences: list[float] = []  # compare view: times where A's and B's outcomes differ
-        self.outside_query: int = 0  # clue instances outside the item's query interval
+        self._rows: list[tuple[str, list[OverlayInterval]]] = []  # (tier name, intervals), top to bottom
+        self._differences: list[float] = []  # compare view: times where A's and B's outcomes differ
+        self._outside_query: int = 0  # clue instances outside the item's query interval
+        self.shown_index: int | None = None  # the item whose range, waveform and tiers are drawn
+        # A new item is drawn once its frame is on screen: the window calls `flush()` then (the frame
+        # and the breakdown tree show first); the fallback timer draws it if nobody does. Other
+        # changes (run, compare view, re-scores) mark the tiers dirty: drawn once per event-loop turn,
+        # however many signals asked. Reading the drawn state (`rows`, `painter`...) draws first.
+        self._item_pending = False
+        self._tiers_dirty = False
+        self._item_fallback = QTimer(self)
+        self._item_fallback.setSingleShot(True)
+        self._item_fallback.setInterval(ITEM_FALLBACK_MS)
+        self._item_fallback.timeout.connect(self.flush)
+        self._tiers_soon = QTimer(self)
+        self._tiers_soon.setSingleShot(True)
+        self._tiers_soon.setInterval(0)
+        self._tiers_soon.timeout.connect(self.flush)
         self._build()
         self.render_tiers()
         self.wave.setXRange(0, 10, padding=0)
-        # drawn just after the key press is handled: the new frame and tree show first (the frame is
-        # usually decoded ahead), the tiers a moment later; `flush()` draws them now
-        self.pending = False
-        self._show_item_soon = QTimer(self)
-        self._show_item_soon.setSingleShot(True)
-        self._show_item_soon.setInterval(0)
-        self._show_item_soon.timeout.connect(self.flush)
-        selection.item_changed.connect(lambda _i: self._schedule_item())
-        selection.run_changed.connect(lambda _r: self.render_tiers())
-        selection.compare_changed.connect(lambda _r: self.render_tiers())
-        selection.compare_mode_changed.connect(lambda _on: self.render_tiers())
+        selection.item_changed.connect(lambda _i: self.schedule_item())
+        selection.run_changed.connect(lambda _r: self.schedule_tiers())
+        selection.compare_changed.connect(lambda _r: self.schedule_tiers())
+        selection.compare_mode_changed.connect(lambda _on: self.schedule_tiers())
         selection.instance_changed.connect(lambda _ref: self._show_instance())
-        session.runs_changed.connect(self.render_tiers)
+        session.runs_changed.connect(self.schedule_tiers)
         session.videos_changed.connect(self._reload_waveform)
-        scores.changed.connect(lambda _r, _i: self.render_tiers())
+        scores.changed.connect(lambda _r, _i: self.schedule_tiers())
         playhead.time_changed.connect(self._move_playhead)
         playhead.media_changed.connect(self._on_media)
         playhead.loop_changed.connect(self._show_loop)
+
+    # ---- what is drawn (reading it draws what is pending first) ----------------------------------
+    @property
+    def pending(self) -> bool:
+        """Something is waiting to be drawn (a new item, or tiers marked dirty)."""
+        return self._item_pending or self._tiers_dirty
+
+    @property
+    def rows(self) -> list[tuple[str, list[OverlayInterval]]]:
+        self.flush()
+        return self._rows
+
+    @property
+    def differences(self) -> list[float]:
+        self.flush()
+        return self._differences
+
+    @property
+    def outside_query(self) -> int:
+        self.flush()
+        return self._outside_query
+
+    @property
+    def painter(self) -> TierPainter:
+        self.flush()
+        return self._painter
 
     # ---- layout --------------------------------------------------------------------------
     def _build(self) -> None:
@@ -68,9 +104,9 @@ class Timeline(QWidget):
         self.spectrogram = SpectrogramTier(viewBox=ScrubViewBox(self.playhead.seek))
         self.graphics.addItem(self.spectrogram, row=1, col=0)
         self.tiers = self.graphics.addPlot(row=2, col=0)
-        self.painter = TierPainter(self.tiers)
+        self._painter = TierPainter(self.tiers)
         self.handles = IntervalHandles(self.tiers, self._region_moved, self._region_drag_finished)
-        self._highlight = ItemLayer(self.tiers)
+        self._highlight = ItemPool(self.tiers)
         self.graphics.ci.layout.setRowStretchFactor(0, 2)
         self.graphics.ci.layout.setRowStretchFactor(1, 2)
         self.graphics.ci.layout.setRowStretchFactor(2, 3)
@@ -113,10 +149,14 @@ class Timeline(QWidget):
     def _show_window(self) -> None:
         (t0, t1), _ = self.wave.viewRange()
         end = max(self.playhead.duration or self._content_end(), t1, 1.0)
-        self.window_slider.blockSignals(True)
-        self.window_slider.setRange(0.0, end)
-        self.window_slider.setValue((max(0.0, t0), min(end, t1)))
-        self.window_slider.blockSignals(False)
+        value = (max(0.0, t0), min(end, t1))
+        slider = self.window_slider
+        slider.blockSignals(True)
+        if slider.maximum() != end or slider.minimum() != 0.0:  # re-measures its labels: only when it changed
+            slider.setRange(0.0, end)
+        if tuple(slider.value()) != value:
+            slider.setValue(value)
+        slider.blockSignals(False)
 
     def _on_window_slider(self, value) -> None:
         t0, t1 = value
@@ -162,6 +202,7 @@ class Timeline(QWidget):
 
     @property
     def regions(self):
+        self.flush()
         return self.handles.regions
 
     def _row_y(self, row: int, n_rows: int) -> float:
@@ -174,19 +215,31 @@ class Timeline(QWidget):
         self.spectrogram.set_media(self.session.video_path(item) if item else None)
 
     # ---- item ----------------------------------------------------------------------------
-    def _schedule_item(self) -> None:
-        self.pending = True
-        self._show_item_soon.start()
+    def schedule_item(self) -> None:
+        """The selected item changed: draw it on `flush()` (or after ITEM_FALLBACK_MS)."""
+        self._item_pending = True
+        self._item_fallback.start()
+
+    def schedule_tiers(self) -> None:
+        """Redraw the tiers once this event-loop turn ends (however many changes asked for it)."""
+        self._tiers_dirty = True
+        self._tiers_soon.start()
 
     def flush(self) -> None:
-        """Draw the selected item now if it is still pending."""
-        self._show_item_soon.stop()
-        if self.pending:
+        """Draw what is pending now: the new item (range, waveform, tiers) or dirty tiers."""
+        if self._item_pending:
             self.show_item()
+        elif self._tiers_dirty:
+            self.render_tiers()
+        else:
+            return
+        settle_scene(self.graphics)
 
     def show_item(self) -> None:
-        self.pending = False
+        self._item_pending = False
+        self._item_fallback.stop()
         item = self.session.item(self.selection.item_index)
+        self.shown_index = item.index if item else None
         for region in self.query_regions:
             region.setVisible(bool(item and item.query_interval))
             if item and item.query_interval:
@@ -195,29 +248,52 @@ class Timeline(QWidget):
         self.spectrogram.set_media(self.session.video_path(item) if item else None)
         self.render_tiers()
         self.show_item_range()
+        self._move_playhead(self.playhead.time)
+        self.spectrogram.requery_now()
 
     def show_item_range(self) -> None:
         """Where the item's question is about: its query interval, widened to every clue (a clue
-        outside the query interval is shown, and counted in a note), else the whole video."""
+        outside the query interval is shown, and counted in a note), else the whole video. The view
+        moves once, and only if it is not there already (each move redraws the linked plots)."""
         item = self.session.item(self.selection.item_index)
-        self.show_whole()
-        if item is None or not item.query_interval or item.query_interval[1] <= item.query_interval[0]:
-            return
-        start, end = item.query_interval
-        ends = _clue_spans(item)
-        outside = clues_outside_query(item)
-        if outside:
-            start, end = min(start, *(s[0] for s in ends)), max(end, *(s[1] for s in ends))
-            self.status.emit(f"item {item.index}: {len(outside)} clue(s) lie outside the query interval")
-        self.zoom_to(start, end, margin_fraction=0.04)
+        end = self._set_limits()
+        target = (0.0, end, 0.01)
+        if item is not None and item.query_interval and item.query_interval[1] > item.query_interval[0]:
+            start, stop = item.query_interval
+            outside = clues_outside_query(item)
+            if outside:
+                spans = _clue_spans(item)
+                start, stop = min(start, *(s[0] for s in spans)), max(stop, *(s[1] for s in spans))
+                self.status.emit(f"item {item.index}: {len(outside)} clue(s) lie outside the query interval")
+            margin = max(0.5, (stop - start) * 0.04)
+            target = (start - margin, stop + margin, 0.0)
+        self._move_view(*target)
 
     def show_whole(self) -> None:
+        end = self._set_limits()
+        self._move_view(0.0, end, 0.01)
+
+    def _set_limits(self) -> float:
+        """Pan limits of the video (or the item's content while its video is opening); its end."""
         end = self.playhead.duration or self._content_end()
-        self.wave.setLimits(xMin=-1.0, xMax=end + 1.0)
-        self.wave.setXRange(0, end, padding=0.01)
+        if (end, "limits") != getattr(self, "_limits", None):
+            self._limits = (end, "limits")
+            self.wave.setLimits(xMin=-1.0, xMax=end + 1.0)
+        return end
+
+    def _move_view(self, x0: float, x1: float, padding: float) -> None:
+        if (x0, x1, padding) == getattr(self, "_view_target", None) and self._view_at_target():
+            return
+        self.wave.setXRange(x0, x1, padding=padding)
+        self._view_target, self._view_range = (x0, x1, padding), tuple(self.wave.viewRange()[0])
+        self._requery_soon.stop()  # requeried now: drawn in the same repaint as the move
+        self._on_range_changed()
+
+    def _view_at_target(self) -> bool:
+        return tuple(self.wave.viewRange()[0]) == getattr(self, "_view_range", None)
 
     def _content_end(self) -> float:
-        ends = [iv.end for _name, row in self.rows for iv in row]
+        ends = [iv.end for _name, row in self._rows for iv in row]
         item = self.session.item(self.selection.item_index)
         if item is not None:
             ends.extend(s[1] for s in _clue_spans(item))
@@ -226,10 +302,11 @@ class Timeline(QWidget):
         return max(ends, default=10.0)
 
     def _on_media(self) -> None:
-        self.show_item_range()
+        if not self._item_pending:  # a pending item gets its range when it is drawn
+            self.show_item_range()
 
     def _on_range_changed(self) -> None:
-        self.painter.on_range_changed()
+        self._painter.on_range_changed()
         self.track.place_note()
         self.track.requery()
 
@@ -237,7 +314,7 @@ class Timeline(QWidget):
         self.track.requery()
 
     def declutter_labels(self) -> None:
-        self.painter.declutter_labels()
+        self._painter.declutter_labels()
 
     # ---- tiers ---------------------------------------------------------------------------
     def tier_plan(self) -> tuple[list[tuple[str, str | None]], int]:
@@ -249,24 +326,28 @@ class Timeline(QWidget):
         return [("GT", None), *[(run.name, run.name) for run in runs]], 0
 
     def render_tiers(self) -> None:
+        self._tiers_dirty = False
+        self._tiers_soon.stop()
         item = self.session.item(self.selection.item_index)
         plan, gt_row = self.tier_plan()
-        self.painter.reset([name for name, _run in plan])
-        self.rows, self.differences = [], []
+        painter = self._painter
+        painter.reset([name for name, _run in plan])
+        self._rows, self._differences = [], []
         if item is None:
+            painter.finish()
             self.handles.clear()
             self._highlight.clear()
-            self.outside_query = 0
+            self._outside_query = 0
             return
         if item.category == "event":
             self._render_event_tiers(item, plan, gt_row)
         else:
             self.handles.clear()
             self._render_frame_tiers(item, plan, gt_row)
-        self.outside_query = len(clues_outside_query(item))
-        if self.outside_query:
-            self.painter.note(f"{self.outside_query} clue(s) outside the query interval", gt_row, TEXT_ON_DARK)
-        self.painter.declutter_labels()
+        self._outside_query = len(clues_outside_query(item))
+        if self._outside_query:
+            painter.note(f"{self._outside_query} clue(s) outside the query interval", gt_row, TEXT_ON_DARK)
+        painter.finish()
         self._show_instance()
 
     def _compare_view(self, plan) -> bool:
@@ -279,25 +360,25 @@ class Timeline(QWidget):
         edited = False
         for row, (name, run_name) in enumerate(plan):
             if run_name is None:
-                self.rows.append(("GT", gt_rows))
-                self.painter.bars(gt_rows, row, dashed=False)
+                self._rows.append(("GT", gt_rows))
+                self._painter.bars(gt_rows, row, dashed=False)
                 continue
             score = self.scores.clue_score(run_name, item.index)
             _, preds = event_intervals(item, score)
-            self.rows.append((name, preds))
+            self._rows.append((name, preds))
             self._note_failure(score, row)
             if run_name == self.selection.run_name or compare:
-                self.painter.links(preds, row, gt_row)
+                self._painter.links(preds, row, gt_row)
             if run_name == self.selection.run_name:
                 edited = True
-                self.handles.sync(preds, self.painter.span(row))
+                self.handles.sync(preds, self._painter.span(row))
             else:
-                self.painter.bars(preds, row, dashed=True)
+                self._painter.bars(preds, row, dashed=True)
         if not edited:
             self.handles.clear()
         if compare:
-            self.differences = self._event_differences(item)
-            self.painter.markers(self.differences, gt_row)
+            self._differences = self._event_differences(item)
+            self._painter.markers(self._differences, gt_row)
 
     def _event_differences(self, item: Item) -> list[float]:
         """GT instances whose outcome differs between A and B (a failed answer misses every GT)."""
@@ -319,20 +400,20 @@ class Timeline(QWidget):
         for row, (name, run_name) in enumerate(plan):
             if run_name is None:
                 ticks = gt_frame_ticks(item, None if compare else shown)
-                self.painter.ticks(ticks, row, n_clusters)
-                self.rows.append(("GT", [OverlayInterval("gt", t.kind, t.time, t.time, f"Frame {t.frame + 1}")
+                self._painter.ticks(ticks, row, n_clusters)
+                self._rows.append(("GT", [OverlayInterval("gt", t.kind, t.time, t.time, f"Frame {t.frame + 1}")
                                          for t in ticks]))
                 continue
             score = self.scores.clue_score(run_name, item.index)
-            untimed = self.painter.ticks(pred_frame_ticks(score), row, n_clusters)
+            untimed = self._painter.ticks(pred_frame_ticks(score), row, n_clusters)
             if not self._note_failure(score, row) and untimed:
-                self.painter.note(f"+{len(untimed)} predicted frame(s) with no GT time (hallucinated)", row)
-            self.rows.append((name, []))
+                self._painter.note(f"+{len(untimed)} predicted frame(s) with no GT time (hallucinated)", row)
+            self._rows.append((name, []))
         if compare:
             a = gt_frame_ticks(item, self.scores.clue_score(self.selection.run_name, item.index))
             b = gt_frame_ticks(item, self.scores.clue_score(self.selection.compare_name, item.index))
-            self.differences = sorted({ta.time for ta, tb in zip(a, b, strict=True) if ta.kind != tb.kind})
-            self.painter.markers(self.differences, gt_row)
+            self._differences = sorted({ta.time for ta, tb in zip(a, b, strict=True) if ta.kind != tb.kind})
+            self._painter.markers(self._differences, gt_row)
 
     def _note_failure(self, score, row: int) -> bool:
         """A tier whose answer could not be read says so, with the engine's reason."""
@@ -342,7 +423,7 @@ class Timeline(QWidget):
             text = f"answer unreadable: {score.reason}"
         else:
             return False
-        self.painter.note(text if len(text) <= 160 else text[:159] + "…", row)
+        self._painter.note(text if len(text) <= 160 else text[:159] + "…", row)
         return True
 
     def _region_moved(self, slot: int, interval: tuple[float, float]) -> None:
@@ -360,18 +441,13 @@ class Timeline(QWidget):
     def _show_instance(self) -> None:
         """The WCS row picked in the panel, outlined on the tiers (its GT and predicted interval,
         or its frame's time)."""
-        self._highlight.clear()
-        spans = self.instance_spans()
-        for start, end in spans:
+        self._highlight.begin()
+        for start, end in self.instance_spans():
             if end - start <= 0:
-                line = pg.InfiniteLine(start, angle=90, pen=pg.mkPen(DIFFERENCE, width=1, style=pg.QtCore.Qt.PenStyle.DotLine))
-                line.setZValue(35)
-                self._highlight.add(line)
+                self._highlight.take("line", _instance_line).setValue(start)
             else:
-                rect = pg.LinearRegionItem((start, end), movable=False, brush=pg.mkBrush(255, 255, 255, 40),
-                                           pen=pg.mkPen(DIFFERENCE, width=2))
-                rect.setZValue(25)
-                self._highlight.add(rect)
+                self._highlight.take("span", _instance_span).setRegion((start, end))
+        self._highlight.end()
 
     def instance_spans(self) -> list[tuple[float, float]]:
         ref = self.selection.instance
@@ -403,6 +479,8 @@ class Timeline(QWidget):
                 region.setRegion(loop)
 
     def _move_playhead(self, t: float) -> None:
+        if self._item_pending:  # moved with the rest of the new item (one repaint, not two)
+            return
         for line in self.playhead_lines:
             line.blockSignals(True)
             line.setValue(t)
@@ -449,6 +527,8 @@ class Timeline(QWidget):
         self.spectrogram.set_enabled(on)
 
     def shutdown(self) -> None:
+        for timer in (self._item_fallback, self._tiers_soon, self._requery_soon):
+            timer.stop()
         self.track.shutdown()
         self.spectrogram.shutdown()
 
@@ -466,3 +546,16 @@ def _clue_spans(item: Item) -> list[tuple[float, float]]:
     if item.category == "event":
         return [(c.start, c.end) for c in item.clue]
     return [(t, t) for t in item.clue_times]
+
+
+def _instance_line() -> pg.InfiniteLine:
+    line = pg.InfiniteLine(0.0, angle=90, pen=pg.mkPen(DIFFERENCE, width=1, style=Qt.PenStyle.DotLine))
+    line.setZValue(35)
+    return line
+
+
+def _instance_span() -> pg.LinearRegionItem:
+    span = pg.LinearRegionItem((0.0, 1.0), movable=False, brush=pg.mkBrush(255, 255, 255, 40),
+                               pen=pg.mkPen(DIFFERENCE, width=2))
+    span.setZValue(25)
+    return span
