@@ -267,6 +267,10 @@ def huge_answers(n_chars: int = 5_000_000) -> dict[str, str]:
         "20 deep then mismatch": ("[" * 20 + "}") * (n_chars // 21),
         "staircase 9 up 8 down": ("[" * 9 + "]" * 8) * (n_chars // 17),
         "'[x]' inside a deep block": "[" * 20 + "[x]" * (n_chars // 3) + "]" * 20,
+        "'[[\"x1\" \"]\"]' (string brackets)": "".join(f'[["x{i}" "]"]' for i in range(n_chars // 14)),
+        "10 deep, 2 blocks alternating": ("[" * 10 + "a" + "]" * 10 + "[" * 10 + "b" + "]" * 10) * (n_chars // 42),
+        "10 deep '[\"a1\":1]' (tokens ok)": "".join("[" * 10 + f'"a{i}":1' + "]" * 10 for i in range(n_chars // 30)),
+        "'[a' 12 deep, mismatch": "".join("[a" * 12 + f"x{i}" + "]a" * 3 + "}" for i in range(n_chars // 38)),
     }
 
 

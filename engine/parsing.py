@@ -78,6 +78,10 @@ def _well_nested_quoted(depth: int) -> str:
 
 
 _JSON_SHAPED_RE = re.compile(_json_shaped(3))
+#: A block with matching pairs up to 8 deep (quotes do not matter to where stack matching ends it).
+_WELL_NESTED_RE = re.compile(_well_nested(8))
+_OPENS_9_DEEP = rf"[\[{{](?:{_NOT_BRACKET}*+[\[{{]){{8}}"  # 9 openers before any closer: not up to 8 deep
+_OPENS_9_DEEP_RE = re.compile(_OPENS_9_DEEP)
 #: Text at stack depth 0 holding no block worth parsing: prose, stray closers, flat bracket pairs
 #: (matched or not) that are not JSON, and blocks up to 8 deep whose strings hold no brackets and
 #: that `_maybe_json` rules out (unquoted words, missing commas...), all in one regex call. Such a
@@ -85,7 +89,7 @@ _JSON_SHAPED_RE = re.compile(_json_shaped(3))
 #: then consumes it.
 _SKIP_RE = re.compile(
     rf"(?:{_NOT_BRACKET}++|[\]}}]|(?!{_json_shaped(1)})[\[{{]{_NOT_BRACKET}*+[\]}}]"
-    rf"|(?![\[{{](?:{_NOT_BRACKET}*+[\[{{]){{8}})(?=(?P<block>{_well_nested_quoted(8)}))(?!{_maybe_json(8)})(?P=block))*+"
+    rf"|(?!{_OPENS_9_DEEP})(?=(?P<block>{_well_nested_quoted(8)}))(?!{_maybe_json(8)})(?P=block))*+"
 )
 #: Inside a block deeper than the regexes reach: text and blocks up to 8 deep with matching pairs
 #: (they leave the stack as it was) are stepped over in C; what remains is runs of openers and
@@ -97,20 +101,23 @@ _RUNS = (
 )
 _STEP_RE = re.compile(_NEUTRAL + _RUNS)
 _FIRST_STEP_RE = re.compile(_RUNS)  # at the block's opener: the block itself is not a pair to step over
-_PEAK_RE = re.compile(rf"(?P<open>[\[{{]++){_NEUTRAL}(?P<close>[\]}}]++)")
+_PEAK_RE = re.compile(rf"(?P<open>[\[{{]++){_NEUTRAL}(?P<close>[\]}}](?:{_NOT_BRACKET}*+[\]}}])*+)")
 _TEXT_RE = re.compile(rf"{_NOT_BRACKET}++")
 _NTH_CLOSER_END_RE = re.compile(r"[^\]}]*+[\]}]")
 _OPENER_OF = str.maketrans("]}", "[{")
 #: JSON read as a sequence of tokens, each checked against the token after it (what may follow
 #: `{`, `[`, a value, `,` or `:`; brackets are not paired): a block that is not such a sequence
 #: cannot decode, and telling so in one C pass is cheaper than the decoder's exception.
+_JSON_STRING = r'"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*+"'
 _VALUE_START = r"""(?=[\[{"\-0-9tfnNI])"""
+_NON_STRING_START = r"(?=[\[{\-0-9tfnNI])"
 _AFTER_VALUE = r"(?=[,\]}]|\Z)"
 _JSON_TOKENS_RE = re.compile(
-    rf"""(?:\[{_WS}(?:{_VALUE_START}|(?=\]))|\{{{_WS}(?=["}}])|[\]}}]{_WS}{_AFTER_VALUE}"""
-    rf"""|"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{{4}}))*+"{_WS}(?:{_AFTER_VALUE}|(?=:))"""
-    rf"|(?:-?Infinity|-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?|true|false|null|NaN){_WS}{_AFTER_VALUE}"
-    rf"|[,:]{_WS}{_VALUE_START})*+"
+    # after `[` or `:` a string is a value (never a key), after `,` it may be either
+    rf"(?:[\[:]{_WS}(?:{_JSON_STRING}{_WS}{_AFTER_VALUE}|{_NON_STRING_START})|\[{_WS}(?=\])"
+    rf"""|\{{{_WS}(?=["}}])|[\]}}]{_WS}{_AFTER_VALUE}|,{_WS}{_VALUE_START}"""
+    rf"|{_JSON_STRING}{_WS}(?:{_AFTER_VALUE}|(?=:))"
+    rf"|(?:-?Infinity|-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?|true|false|null|NaN){_WS}{_AFTER_VALUE})*+"
 )
 _PAIRS = {"}": "{", "]": "["}
 _DECODER = json.JSONDecoder()
@@ -169,19 +176,20 @@ def _outermost_blocks(text: str):
 
 def _block_at(text: str, pos: int) -> tuple[tuple[int, int] | None, int]:
     """The stack-matched block that starts at `pos` (or None), and where the depth-0 scan resumes:
-    in one regex call for a single peak (a run of openers, pairs up to 8 deep and text, a run of
-    closers), else run by run."""
+    in one regex call for a block up to 8 deep or a single peak (a run of openers, pairs up to 8
+    deep and text, a run of closers), else run by run."""
+    nested = None if _OPENS_9_DEEP_RE.match(text, pos) else _WELL_NESTED_RE.match(text, pos)
+    if nested:
+        return (pos, nested.end()), nested.end()
     peak = _PEAK_RE.match(text, pos)
     if peak:
-        openers, closers = peak.group("open"), peak.group("close")
+        openers, closers = peak.group("open"), _brackets_only(peak.group("close"))
         reach = min(len(openers), len(closers))
         popped = _common_prefix_length(openers[: -reach - 1 : -1], closers[:reach].translate(_OPENER_OF))
-        if popped == len(openers):  # the closers empty the stack
-            end = peak.start("close") + popped
-            return (pos, end), end
-        if popped < reach:  # a closer that does not match clears the stack
-            end = peak.start("close") + popped + 1
-            return None, end
+        if popped == len(openers) or popped < reach:  # the stack is emptied, or cleared by a mismatch
+            ending = popped if popped == len(openers) else popped + 1
+            end = _closer_end(text, peak.start("close"), peak.end(), ending)
+            return ((pos, end) if popped == len(openers) else None), end
     return _nested_block(text, pos)
 
 
@@ -212,10 +220,17 @@ def _nested_block(text: str, pos: int) -> tuple[tuple[int, int] | None, int]:
     return None, len(text)
 
 
+def _brackets_only(run: str) -> str:
+    """A run's brackets without the text between them."""
+    return _TEXT_RE.sub("", run) if len(run) > 1 else run
+
+
 def _closer_end(text: str, start: int, stop: int, count: int) -> int:
     """Where the `count`-th closer from `start` ends (a run's closers may have text between them):
     bisection over C counts, never a Python loop over the closers."""
     low, high = start + count, stop
+    if stop - start == count:  # no text between the closers
+        return stop
     while low < high:
         middle = (low + high) // 2
         if text.count("]", start, middle) + text.count("}", start, middle) >= count:

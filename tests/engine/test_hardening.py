@@ -188,7 +188,9 @@ def _deep_answers(n: int) -> list[str]:
     kinds = "".join("".join("[{"[(i >> j) & 1] for j in range(10)) + "x" + "".join(
         "]}"[(i >> j) & 1] for j in reversed(range(10))) for i in range(n // 21))
     return [distinct, kinds, "[a" * (n // 4) + "]a" * (n // 4), "[" * (n // 2) + "]" * (n // 2),
-            ("[" * 20 + "}") * (n // 21), ("[" * 9 + "]" * 8) * (n // 17), "[" * 20 + "[x]" * (n // 3) + "]" * 20]
+            ("[" * 20 + "}") * (n // 21), ("[" * 9 + "]" * 8) * (n // 17), "[" * 20 + "[x]" * (n // 3) + "]" * 20,
+            "".join(f'[["x{i}" "]"]' for i in range(n // 14)), "".join("[" * 10 + f'"a{i}":1' + "]" * 10 for i in range(n // 30)),
+            "".join("[a" * 12 + f"x{i}" + "]a" * 3 + "}" for i in range(n // 38))]
 
 
 @pytest.mark.slow
