@@ -103,7 +103,6 @@ _STEP_RE = re.compile(_NEUTRAL + _RUNS)
 _FIRST_STEP_RE = re.compile(_RUNS)  # at the block's opener: the block itself is not a pair to step over
 _PEAK_RE = re.compile(rf"(?P<open>[\[{{]++){_NEUTRAL}(?P<close>[\]}}](?:{_NOT_BRACKET}*+[\]}}])*+)")
 _TEXT_RE = re.compile(rf"{_NOT_BRACKET}++")
-_NTH_CLOSER_END_RE = re.compile(r"[^\]}]*+[\]}]")
 _OPENER_OF = str.maketrans("]}", "[{")
 #: JSON read as a sequence of tokens, each checked against the token after it (what may follow
 #: `{`, `[`, a value, `,` or `:`; brackets are not paired): a block that is not such a sequence
@@ -119,7 +118,6 @@ _JSON_TOKENS_RE = re.compile(
     rf"|{_JSON_STRING}{_WS}(?:{_AFTER_VALUE}|(?=:))"
     rf"|(?:-?Infinity|-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?|true|false|null|NaN){_WS}{_AFTER_VALUE})*+"
 )
-_PAIRS = {"}": "{", "]": "["}
 _DECODER = json.JSONDecoder()
 
 
