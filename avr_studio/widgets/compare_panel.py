@@ -24,6 +24,7 @@ from avr_studio.models.compare_rows import CompareNode, Side, compare_tree
 from avr_studio.palette import KIND_COLOURS
 from avr_studio.widgets.labels import plain_label
 from avr_studio.widgets.thinking_note import ThinkingNote
+from avr_studio.widgets.tree_texts import tree_texts
 from engine.parsing import split_reasoning
 
 #: "A"/"B": the IoU on instance rows, the score (LA x CAP, or the mean) on frame and cluster rows.
@@ -183,13 +184,4 @@ class ComparePanel(QWidget):
 
     # ---- for tests -----------------------------------------------------------------------
     def tree_rows(self) -> list[list[str]]:
-        rows: list[list[str]] = []
-
-        def walk(node: QTreeWidgetItem) -> None:
-            rows.append([node.text(c) for c in range(len(COMPARE_COLUMNS))])
-            for i in range(node.childCount()):
-                walk(node.child(i))
-
-        for i in range(self.tree.topLevelItemCount()):
-            walk(self.tree.topLevelItem(i))
-        return rows
+        return tree_texts(self.tree)

@@ -23,6 +23,7 @@ from avr_studio.models import ScoreBoard, Selection, Session
 from avr_studio.models.selection import InstanceRef
 from avr_studio.palette import KIND_COLOURS
 from avr_studio.widgets.labels import plain_label
+from avr_studio.widgets.tree_texts import tree_texts
 from engine.parsing import answer_json_from_parsed, split_reasoning
 from engine.results import ClueScore, ClusterScore, FrameScore, InstanceMatch
 
@@ -256,13 +257,4 @@ class WcsPanel(QWidget):
         """Every row of the tree, depth-first, as the texts shown."""
         if self._stale:
             self._draw()
-        rows: list[list[str]] = []
-
-        def walk(node: QTreeWidgetItem) -> None:
-            rows.append([node.text(c) for c in range(len(TREE_COLUMNS))])
-            for i in range(node.childCount()):
-                walk(node.child(i))
-
-        for i in range(self.tree.topLevelItemCount()):
-            walk(self.tree.topLevelItem(i))
-        return rows
+        return tree_texts(self.tree)
